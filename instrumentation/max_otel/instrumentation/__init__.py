@@ -1,0 +1,1 @@
+"""What produces telemetry inside a Max service (see the README)."""

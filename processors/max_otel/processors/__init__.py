@@ -1,0 +1,1 @@
+"""What transforms telemetry: the redaction engine and the OTLP redaction service."""
