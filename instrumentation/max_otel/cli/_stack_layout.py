@@ -1,0 +1,107 @@
+"""Where the local stack's parts listen and where their files live.
+
+Every address is read from the same environment variables the configs in
+``collector-config/`` read (``${env:NAME:-default}``), so the stack, the configs and the tests
+agree on one port map. Defaults are loopback only::
+
+    layout = StackLayout.from_environment()
+    layout.jaeger_ui          # "127.0.0.1:16686"
+    layout.environment()      # the variables to pass to the collector, Jaeger and processor
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+_DEFAULT_TOOLS_DIR = Path.home() / ".cache" / "max-otel" / "bin"
+_DEFAULT_STATE_DIR = Path.home() / ".local" / "state" / "max-otel"
+
+# field name -> (environment variable, default)
+_ADDRESSES: dict[str, tuple[str, str]] = {
+    "collector_grpc": ("MAX_OTEL_COLLECTOR_GRPC", "127.0.0.1:4317"),
+    "collector_http": ("MAX_OTEL_COLLECTOR_HTTP", "127.0.0.1:4318"),
+    "collector_health": ("MAX_OTEL_COLLECTOR_HEALTH", "127.0.0.1:13133"),
+    "collector_telemetry": ("MAX_OTEL_COLLECTOR_TELEMETRY", "127.0.0.1:8888"),
+    "processor": ("MAX_OTEL_PROCESSOR_ENDPOINT", "127.0.0.1:4320"),
+    "redacted_grpc": ("MAX_OTEL_REDACTED_GRPC", "127.0.0.1:4319"),
+    "jaeger_otlp": ("MAX_OTEL_JAEGER_OTLP", "127.0.0.1:4327"),
+    "jaeger_ui": ("MAX_OTEL_JAEGER_UI", "127.0.0.1:16686"),
+    "prometheus_exporter": ("MAX_OTEL_PROMETHEUS_EXPORTER", "127.0.0.1:8889"),
+    "prometheus": ("MAX_OTEL_PROMETHEUS", "127.0.0.1:9090"),
+}
+
+
+def _find_repository_root(start: Path) -> Path | None:
+    for candidate in (start, *start.parents):
+        if (candidate / "collector-config" / "otelcol-max.yaml").exists():
+            return candidate
+    return None
+
+
+@dataclass(frozen=True)
+class StackLayout:
+    """Addresses (``host:port``) of every part of the local stack, and its directories."""
+
+    collector_grpc: str
+    collector_http: str
+    collector_health: str
+    collector_telemetry: str
+    processor: str
+    redacted_grpc: str
+    jaeger_otlp: str
+    jaeger_ui: str
+    prometheus_exporter: str
+    prometheus: str
+    config_dir: Path
+    tools_dir: Path
+    state_dir: Path
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str] | None = None) -> StackLayout:
+        """Read the layout from ``env`` (default ``os.environ``); raise ValueError if unusable.
+
+        ``MAX_OTEL_CONFIG_DIR`` (default: ``collector-config/`` of the repository around the
+        current directory), ``MAX_OTEL_TOOLS_DIR`` (default ``~/.cache/max-otel/bin``) and
+        ``MAX_OTEL_STATE_DIR`` (default ``~/.local/state/max-otel``) name the directories.
+        """
+        env = os.environ if env is None else env
+        addresses = {name: env.get(var, default) for name, (var, default) in _ADDRESSES.items()}
+        for name, address in addresses.items():
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit():
+                var = _ADDRESSES[name][0]
+                raise ValueError(f"{var} must be HOST:PORT; got {address!r}")
+        config_dir = env.get("MAX_OTEL_CONFIG_DIR")
+        if config_dir is None:
+            root = _find_repository_root(Path.cwd())
+            if root is None:
+                raise ValueError(
+                    "MAX_OTEL_CONFIG_DIR must name the collector-config/ directory (run from "
+                    "the max-otel repository, or set it); got nothing"
+                )
+            config_dir = str(root / "collector-config")
+        return cls(
+            **addresses,
+            config_dir=Path(config_dir),
+            tools_dir=Path(env.get("MAX_OTEL_TOOLS_DIR", str(_DEFAULT_TOOLS_DIR))),
+            state_dir=Path(env.get("MAX_OTEL_STATE_DIR", str(_DEFAULT_STATE_DIR))),
+        )
+
+    def environment(self) -> dict[str, str]:
+        """The variables that make the configs in ``config_dir`` use this layout."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        env = {var: values[name] for name, (var, _) in _ADDRESSES.items()}
+        env["MAX_OTEL_QUEUE_DIR"] = str(self.state_dir / "queue")
+        env["MAX_OTEL_PROMETHEUS_URL"] = f"http://{self.prometheus}"
+        return env
+
+    @property
+    def jaeger_url(self) -> str:
+        return f"http://{self.jaeger_ui}"
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://{self.prometheus}"
