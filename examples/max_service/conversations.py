@@ -1,0 +1,117 @@
+"""Conversation operations of the API: lookup-or-create, save messages, close.
+
+Each function takes the request's session and commits its own change, so a failure later in
+the request never loses a saved message::
+
+    conversation, created = find_or_create(session, "+5511999990000", "Ana")
+    message = save_inbound(session, conversation, inbound)
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from max_service.models import (
+    DIRECTION_INBOUND,
+    DIRECTION_OUTBOUND,
+    STATUS_CLOSED,
+    Conversation,
+    Message,
+    utc_now,
+)
+from max_service.webhook import InboundMessage
+
+logger = logging.getLogger(__name__)
+
+
+def find_or_create(
+    session: Session, phone: str, customer_name: str | None
+) -> tuple[Conversation, bool]:
+    """The customer's open conversation, or a new one; the flag says if it was created."""
+    conversation = session.scalars(
+        select(Conversation)
+        .where(Conversation.customer_phone == phone)
+        .where(Conversation.status != STATUS_CLOSED)
+        .order_by(Conversation.created_at.desc())
+        .limit(1)
+    ).first()
+    if conversation is not None:
+        return conversation, False
+    conversation = Conversation(
+        id=uuid.uuid4(), channel="whatsapp", customer_phone=phone, customer_name=customer_name
+    )
+    session.add(conversation)
+    session.commit()
+    logger.info(
+        "conversation.created",
+        extra={
+            "conversation_id": str(conversation.id),
+            "channel": "whatsapp",
+            "phone": phone,
+            "customer_name": customer_name,
+        },
+    )
+    return conversation, True
+
+
+def save_inbound(session: Session, conversation: Conversation, inbound: InboundMessage) -> Message:
+    """Store a customer's message in ``conversation``."""
+    message = Message(
+        id=uuid.uuid4(),
+        conversation_id=conversation.id,
+        direction=DIRECTION_INBOUND,
+        body=inbound.text,
+        status="received",
+        external_id=inbound.external_id,
+    )
+    session.add(message)
+    session.commit()
+    logger.info(
+        "message.received",
+        extra={
+            "conversation_id": str(conversation.id),
+            "message_id": str(message.id),
+            "channel": "whatsapp",
+            "phone": inbound.phone,
+            "message_content": inbound.text,
+        },
+    )
+    return message
+
+
+def save_outbound(
+    session: Session, conversation: Conversation, text: str, agent_id: uuid.UUID | None
+) -> Message:
+    """Store an agent's reply as ``queued``; the worker sends it."""
+    message = Message(
+        id=uuid.uuid4(),
+        conversation_id=conversation.id,
+        direction=DIRECTION_OUTBOUND,
+        body=text,
+        status="queued",
+        sender_id=agent_id or conversation.assigned_to,
+    )
+    session.add(message)
+    session.commit()
+    return message
+
+
+def close(session: Session, conversation: Conversation, closed_by: uuid.UUID | None) -> None:
+    """Close ``conversation`` (idempotent)."""
+    if conversation.status == STATUS_CLOSED:
+        return
+    conversation.status = STATUS_CLOSED
+    conversation.closed_at = utc_now()
+    session.commit()
+    logger.info(
+        "conversation.closed",
+        extra={
+            "conversation_id": str(conversation.id),
+            "user_id": str(closed_by) if closed_by else None,
+            "team_id": str(conversation.team_id) if conversation.team_id else None,
+        },
+    )

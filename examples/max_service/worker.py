@@ -1,0 +1,51 @@
+"""The Celery application of the worker (Redis is both broker and result backend).
+
+Started the way Max runs it::
+
+    PYTHONPATH=examples celery -A max_service.worker worker --pool=prefork --concurrency=2
+
+Tasks live in :mod:`max_service.tasks`. The worker creates the tables at start (before it
+forks) and each forked child drops the database connections it inherited.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_init, worker_process_init
+
+from max_service import db
+from max_service.logs import configure_logging
+from max_service.settings import Settings
+
+_settings = Settings.from_environment()
+
+celery_app = Celery(
+    "max_service",
+    broker=_settings.redis_url,
+    backend=_settings.redis_url,
+    include=["max_service.tasks"],
+)
+celery_app.conf.update(
+    task_default_queue=_settings.celery_queue,
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    result_expires=3600,
+    broker_connection_retry_on_startup=True,
+    worker_prefetch_multiplier=1,
+)
+
+configure_logging(_settings.log_level, console=False)
+
+
+@worker_init.connect
+def _create_schema(**_kwargs: Any) -> None:
+    db.create_schema()
+    db.engine.dispose()
+
+
+@worker_process_init.connect
+def _forget_parent_connections(**_kwargs: Any) -> None:
+    db.after_fork()
