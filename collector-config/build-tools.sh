@@ -34,7 +34,6 @@ tools_dir="${MAX_OTEL_TOOLS_DIR:-$HOME/.cache/max-otel/bin}"
 build_dir="${tools_dir}/.build"
 stamp_file="${tools_dir}/.build-tools.stamp"
 manifest="${here}/builder-config.yaml"
-jaeger_version="v1.76.0" # keep in step with tools/go.mod
 
 fail() {
     echo "build-tools: error: $*" >&2
@@ -96,6 +95,8 @@ install -m 0755 "${build_dir}/otelcol-max/otelcol-max" "${tools_dir}/otelcol-max
 mv -f "${tools_dir}/otelcol-max.new" "${tools_dir}/otelcol-max"
 echo "build-tools: otelcol-max built ($(elapsed) so far)"
 
+jaeger_version="$(go -C "$here/tools" list -m -f '{{.Version}}' github.com/jaegertracing/jaeger)" ||
+    fail "tools/go.mod does not pin github.com/jaegertracing/jaeger"
 echo "build-tools: building jaeger ${jaeger_version} (first build takes several minutes)..."
 go -C "$here/tools" build -trimpath \
     -ldflags="-s -w -X github.com/jaegertracing/jaeger/internal/version.latestVersion=${jaeger_version}" \

@@ -1,3 +1,11 @@
+// The Go programs max-otel builds, pinned as Go tools so go.sum locks every
+// dependency: the OpenTelemetry Collector Builder (turns ../builder-config.yaml
+// into the otelcol-max binary) and Jaeger v2. ../build-tools.sh builds both;
+// nothing imports this module. To upgrade one:
+//   go get -tool go.opentelemetry.io/collector/cmd/builder@vX.Y.Z
+//   go get -tool github.com/jaegertracing/jaeger/cmd/jaeger@vX.Y.Z
+// (keep the builder at the release of the components in ../builder-config.yaml).
+
 module max-otel/collector-config/tools
 
 go 1.26.0
