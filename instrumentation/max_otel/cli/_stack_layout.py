@@ -12,6 +12,7 @@ agree on one port map. Defaults are loopback only::
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -24,14 +25,29 @@ _ADDRESSES: dict[str, tuple[str, str]] = {
     "collector_grpc": ("MAX_OTEL_COLLECTOR_GRPC", "127.0.0.1:4317"),
     "collector_http": ("MAX_OTEL_COLLECTOR_HTTP", "127.0.0.1:4318"),
     "collector_health": ("MAX_OTEL_COLLECTOR_HEALTH", "127.0.0.1:13133"),
-    "collector_telemetry": ("MAX_OTEL_COLLECTOR_TELEMETRY", "127.0.0.1:8888"),
+    "collector_zpages": ("MAX_OTEL_COLLECTOR_ZPAGES", "127.0.0.1:55679"),
     "processor": ("MAX_OTEL_PROCESSOR_ENDPOINT", "127.0.0.1:4320"),
     "redacted_grpc": ("MAX_OTEL_REDACTED_GRPC", "127.0.0.1:4319"),
     "jaeger_otlp": ("MAX_OTEL_JAEGER_OTLP", "127.0.0.1:4327"),
     "jaeger_ui": ("MAX_OTEL_JAEGER_UI", "127.0.0.1:16686"),
+    "jaeger_query_grpc": ("MAX_OTEL_JAEGER_QUERY_GRPC", "127.0.0.1:16685"),
+    "jaeger_health": ("MAX_OTEL_JAEGER_HEALTH", "127.0.0.1:13134"),
     "prometheus_exporter": ("MAX_OTEL_PROMETHEUS_EXPORTER", "127.0.0.1:8889"),
     "prometheus": ("MAX_OTEL_PROMETHEUS", "127.0.0.1:9090"),
 }
+
+# field name -> (environment variable, default): ports on 127.0.0.1 given as a bare number
+_PORTS: dict[str, tuple[str, str]] = {
+    "collector_metrics_port": ("MAX_OTEL_COLLECTOR_METRICS_PORT", "8888"),
+    "jaeger_metrics_port": ("MAX_OTEL_JAEGER_METRICS_PORT", "14269"),
+}
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _find_repository_root(start: Path) -> Path | None:
@@ -48,13 +64,17 @@ class StackLayout:
     collector_grpc: str
     collector_http: str
     collector_health: str
-    collector_telemetry: str
+    collector_zpages: str
     processor: str
     redacted_grpc: str
     jaeger_otlp: str
     jaeger_ui: str
+    jaeger_query_grpc: str
+    jaeger_health: str
     prometheus_exporter: str
     prometheus: str
+    collector_metrics_port: str
+    jaeger_metrics_port: str
     config_dir: Path
     tools_dir: Path
     state_dir: Path
@@ -74,6 +94,10 @@ class StackLayout:
             if not host or not port.isdigit():
                 var = _ADDRESSES[name][0]
                 raise ValueError(f"{var} must be HOST:PORT; got {address!r}")
+        ports = {name: env.get(var, default) for name, (var, default) in _PORTS.items()}
+        for name, port in ports.items():
+            if not port.isdigit():
+                raise ValueError(f"{_PORTS[name][0]} must be a port number; got {port!r}")
         config_dir = env.get("MAX_OTEL_CONFIG_DIR")
         if config_dir is None:
             root = _find_repository_root(Path.cwd())
@@ -85,6 +109,7 @@ class StackLayout:
             config_dir = str(root / "collector-config")
         return cls(
             **addresses,
+            **ports,
             config_dir=Path(config_dir),
             tools_dir=Path(env.get("MAX_OTEL_TOOLS_DIR", str(_DEFAULT_TOOLS_DIR))),
             state_dir=Path(env.get("MAX_OTEL_STATE_DIR", str(_DEFAULT_STATE_DIR))),
@@ -93,10 +118,26 @@ class StackLayout:
     def environment(self) -> dict[str, str]:
         """The variables that make the configs in ``config_dir`` use this layout."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
-        env = {var: values[name] for name, (var, _) in _ADDRESSES.items()}
+        env = {var: values[name] for name, (var, _) in (_ADDRESSES | _PORTS).items()}
         env["MAX_OTEL_QUEUE_DIR"] = str(self.state_dir / "queue")
         env["MAX_OTEL_PROMETHEUS_URL"] = f"http://{self.prometheus}"
         return env
+
+    @classmethod
+    def with_free_ports(cls, state_dir: Path, env: Mapping[str, str] | None = None) -> StackLayout:
+        """A layout where every part listens on a free 127.0.0.1 port (for tests)."""
+        env = dict(os.environ if env is None else env)
+        for var, _ in _ADDRESSES.values():
+            env[var] = f"127.0.0.1:{_free_port()}"
+        for var, _ in _PORTS.values():
+            env[var] = str(_free_port())
+        env["MAX_OTEL_STATE_DIR"] = str(state_dir)
+        return cls.from_environment(env)
+
+    @property
+    def collector_telemetry(self) -> str:
+        """Address of the collector's own /metrics."""
+        return f"127.0.0.1:{self.collector_metrics_port}"
 
     @property
     def jaeger_url(self) -> str:
