@@ -1,27 +1,30 @@
 #!/usr/bin/env bash
-# Builds the two Go programs the max-otel pipeline runs:
+# Builds the Go programs the max-otel pipeline and its checks run:
 #
-#   otelcol-max  the collector distribution described by builder-config.yaml,
-#                generated and compiled by the collector builder pinned in
-#                tools/go.mod;
-#   jaeger       Jaeger v2 (trace storage and query API), pinned in
-#                tools/go.mod as a Go tool.
+#   otelcol-max   the collector distribution described by builder-config.yaml,
+#                 generated and compiled by the collector builder pinned in
+#                 tools/go.mod;
+#   jaeger        Jaeger v2 (trace storage and query API), pinned in
+#                 tools/go.mod as a Go tool;
+#   composecheck  loads and checks docker/compose.yaml without a Docker engine
+#                 (docker/composecheck, its own module and go.sum).
 #
-# Both land in a cache outside the repository:
+# All land in a cache outside the repository:
 #
-#   ${MAX_OTEL_TOOLS_DIR:-$HOME/.cache/max-otel/bin}/otelcol-max
-#   ${MAX_OTEL_TOOLS_DIR:-$HOME/.cache/max-otel/bin}/jaeger
+#   ${MAX_OTEL_TOOLS_DIR:-$HOME/.cache/max-otel/bin}/{otelcol-max,jaeger,composecheck}
 #
 # Usage:
-#   bash collector-config/build-tools.sh          # build if anything changed
-#   bash collector-config/build-tools.sh --force  # rebuild unconditionally
+#   bash collector-config/build-tools.sh          # build what changed
+#   bash collector-config/build-tools.sh --force  # rebuild everything
 #
-# A stamp file next to the binaries holds a hash of everything that decides
-# what is built (the manifest, tools/go.mod, tools/go.sum, this script and
-# the Go version). When the stamp matches and both binaries exist, the script
-# returns at once. The first build downloads and compiles a few hundred
-# modules and takes several minutes on two cores; later builds reuse Go's
-# module and build caches (`go env GOMODCACHE GOCACHE`, outside the clone).
+# Stamp files next to the binaries hold a hash of everything that decides what
+# is built: for otelcol-max and jaeger the manifest, tools/go.mod and
+# tools/go.sum; for composecheck its go.mod, go.sum and *.go files; for both
+# this script and the Go version. A program whose stamp matches, and whose
+# binary exists, is not rebuilt; when nothing changed the script returns at
+# once. The first build downloads and compiles a few hundred modules and takes
+# several minutes on two cores; later builds reuse Go's module and build
+# caches (`go env GOMODCACHE GOCACHE`, outside the clone).
 #
 # Environment:
 #   MAX_OTEL_TOOLS_DIR  where the binaries go (default ~/.cache/max-otel/bin)
@@ -30,9 +33,11 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+composecheck_src="$(dirname "$here")/docker/composecheck"
 tools_dir="${MAX_OTEL_TOOLS_DIR:-$HOME/.cache/max-otel/bin}"
 build_dir="${tools_dir}/.build"
-stamp_file="${tools_dir}/.build-tools.stamp"
+collector_stamp="${tools_dir}/.build-tools.stamp"
+composecheck_stamp="${tools_dir}/.composecheck.stamp"
 manifest="${here}/builder-config.yaml"
 
 fail() {
@@ -48,7 +53,8 @@ case "${1:-}" in
 esac
 
 command -v go >/dev/null || fail "the go command is not on PATH; install Go 1.26 or newer"
-for f in "$manifest" "$here/tools/go.mod" "$here/tools/go.sum"; do
+for f in "$manifest" "$here/tools/go.mod" "$here/tools/go.sum" \
+    "$composecheck_src/go.mod" "$composecheck_src/go.sum" "$composecheck_src/main.go"; do
     [[ -f "$f" ]] || fail "missing $f"
 done
 
@@ -63,49 +69,83 @@ mkdir -p "$tools_dir" "$build_dir"
 exec 9>"${tools_dir}/.build-tools.lock"
 flock 9
 
-inputs_hash="$(
-    {
-        cat "$manifest" "$here/tools/go.mod" "$here/tools/go.sum" "${BASH_SOURCE[0]}"
-        go version
-    } | sha256sum | cut -d' ' -f1
-)"
+# hash_of FILE...: one hash of the files, this script and the Go version.
+hash_of() {
+    { cat "$@" "${BASH_SOURCE[0]}"; go version; } | sha256sum | cut -d' ' -f1
+}
 
-if [[ $force -eq 0 && -x "${tools_dir}/otelcol-max" && -x "${tools_dir}/jaeger" &&
-    -f "$stamp_file" && "$(cat "$stamp_file")" == "$inputs_hash" ]]; then
-    echo "build-tools: otelcol-max and jaeger are up to date in ${tools_dir}"
+# up_to_date STAMP HASH BINARY...: the stamp holds HASH and every binary exists.
+up_to_date() {
+    local stamp=$1 hash=$2 binary
+    shift 2
+    for binary in "$@"; do
+        [[ -x "${tools_dir}/${binary}" ]] || return 1
+    done
+    [[ $force -eq 0 && -f "$stamp" && "$(cat "$stamp")" == "$hash" ]]
+}
+
+collector_hash="$(hash_of "$manifest" "$here/tools/go.mod" "$here/tools/go.sum")"
+composecheck_hash="$(hash_of "$composecheck_src/go.mod" "$composecheck_src/go.sum" "$composecheck_src"/*.go)"
+build_collector=1
+build_composecheck=1
+up_to_date "$collector_stamp" "$collector_hash" otelcol-max jaeger && build_collector=0
+up_to_date "$composecheck_stamp" "$composecheck_hash" composecheck && build_composecheck=0
+
+if [[ $build_collector -eq 0 && $build_composecheck -eq 0 ]]; then
+    echo "build-tools: otelcol-max, jaeger and composecheck are up to date in ${tools_dir}"
     exit 0
 fi
-rm -f "$stamp_file"
 
 started=$SECONDS
 elapsed() { echo "$((SECONDS - started))s"; }
 
-echo "build-tools: building the collector builder..."
-go -C "$here/tools" build -trimpath -o "${build_dir}/builder" \
-    go.opentelemetry.io/collector/cmd/builder ||
-    fail "could not build the collector builder (see the go output above)"
+build_otelcol_and_jaeger() {
+    rm -f "$collector_stamp"
+    echo "build-tools: building the collector builder..."
+    go -C "$here/tools" build -trimpath -o "${build_dir}/builder" \
+        go.opentelemetry.io/collector/cmd/builder ||
+        fail "could not build the collector builder (see the go output above)"
 
-echo "build-tools: building otelcol-max (first build takes several minutes)..."
-# The builder writes the generated sources to dist.output_path, which the
-# manifest gives relative to the directory it runs in: the build directory.
-# Strict versioning makes it fail if any component pulls in another release.
-(cd "$build_dir" && "${build_dir}/builder" --config="$manifest" --skip-strict-versioning=false) ||
-    fail "the collector builder failed for ${manifest} (see its log above)"
-install -m 0755 "${build_dir}/otelcol-max/otelcol-max" "${tools_dir}/otelcol-max.new"
-mv -f "${tools_dir}/otelcol-max.new" "${tools_dir}/otelcol-max"
-echo "build-tools: otelcol-max built ($(elapsed) so far)"
+    echo "build-tools: building otelcol-max (first build takes several minutes)..."
+    # The builder writes the generated sources to dist.output_path, which the
+    # manifest gives relative to the directory it runs in: the build directory.
+    # Strict versioning makes it fail if any component pulls in another release.
+    (cd "$build_dir" && "${build_dir}/builder" --config="$manifest" --skip-strict-versioning=false) ||
+        fail "the collector builder failed for ${manifest} (see its log above)"
+    install -m 0755 "${build_dir}/otelcol-max/otelcol-max" "${tools_dir}/otelcol-max.new"
+    mv -f "${tools_dir}/otelcol-max.new" "${tools_dir}/otelcol-max"
+    echo "build-tools: otelcol-max built ($(elapsed) so far)"
 
-jaeger_version="$(go -C "$here/tools" list -m -f '{{.Version}}' github.com/jaegertracing/jaeger)" ||
-    fail "tools/go.mod does not pin github.com/jaegertracing/jaeger"
-echo "build-tools: building jaeger ${jaeger_version} (first build takes several minutes)..."
-go -C "$here/tools" build -trimpath \
-    -ldflags="-s -w -X github.com/jaegertracing/jaeger/internal/version.latestVersion=${jaeger_version}" \
-    -o "${tools_dir}/jaeger.new" github.com/jaegertracing/jaeger/cmd/jaeger ||
-    fail "could not build jaeger (see the go output above)"
-mv -f "${tools_dir}/jaeger.new" "${tools_dir}/jaeger"
+    jaeger_version="$(go -C "$here/tools" list -m -f '{{.Version}}' github.com/jaegertracing/jaeger)" ||
+        fail "tools/go.mod does not pin github.com/jaegertracing/jaeger"
+    echo "build-tools: building jaeger ${jaeger_version} (first build takes several minutes)..."
+    go -C "$here/tools" build -trimpath \
+        -ldflags="-s -w -X github.com/jaegertracing/jaeger/internal/version.latestVersion=${jaeger_version}" \
+        -o "${tools_dir}/jaeger.new" github.com/jaegertracing/jaeger/cmd/jaeger ||
+        fail "could not build jaeger (see the go output above)"
+    mv -f "${tools_dir}/jaeger.new" "${tools_dir}/jaeger"
 
-"${tools_dir}/otelcol-max" --version >/dev/null || fail "the built otelcol-max does not run"
-"${tools_dir}/jaeger" version >/dev/null 2>&1 || fail "the built jaeger does not run"
+    "${tools_dir}/otelcol-max" --version >/dev/null || fail "the built otelcol-max does not run"
+    "${tools_dir}/jaeger" version >/dev/null 2>&1 || fail "the built jaeger does not run"
 
-echo "$inputs_hash" >"$stamp_file"
-echo "build-tools: otelcol-max and jaeger built in ${tools_dir} in $(elapsed)"
+    echo "$collector_hash" >"$collector_stamp"
+    echo "build-tools: otelcol-max and jaeger built in ${tools_dir} ($(elapsed) so far)"
+}
+
+build_composecheck() {
+    rm -f "$composecheck_stamp"
+    echo "build-tools: building composecheck..."
+    go -C "$composecheck_src" build -trimpath -o "${tools_dir}/composecheck.new" . ||
+        fail "could not build composecheck (see the go output above)"
+    mv -f "${tools_dir}/composecheck.new" "${tools_dir}/composecheck"
+    echo "$composecheck_hash" >"$composecheck_stamp"
+    echo "build-tools: composecheck built in ${tools_dir} ($(elapsed) so far)"
+}
+
+if [[ $build_collector -eq 1 ]]; then
+    build_otelcol_and_jaeger
+fi
+if [[ $build_composecheck -eq 1 ]]; then
+    build_composecheck
+fi
+echo "build-tools: done in $(elapsed)"
