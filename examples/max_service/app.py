@@ -7,13 +7,18 @@ Endpoints:
   (created if none), triggers triage for queued conversations, pushes ``message.received``.
 - ``GET /conversations/{conversation_id}``: the conversation and its messages (404 unknown).
 - ``POST /conversations/{conversation_id}/messages``: an agent's reply, sent by the worker
-  (202; 409 if the conversation is closed).
-- ``POST /conversations/{conversation_id}/close``: close it (idempotent).
+  (202; 409 if the conversation is closed). When the caller names the agent (``X-Agent-ID``
+  header or ``agent_id`` in the body), the agent must belong to the conversation's team
+  (403 otherwise); the check is audited, granted or denied.
+- ``POST /conversations/{conversation_id}/close``: close it (idempotent); ``X-Agent-ID`` or
+  ``agent_id`` names who closed it.
 - ``GET /conversations/{conversation_id}/slow?seconds=1.2``: the conversation after a
   deliberately slow query (``pg_sleep``), for slow-query logging.
 - ``GET /ping``: no database, no Redis; for benchmarks.
 
-Run: ``PYTHONPATH=examples uvicorn max_service.app:app --port 8000``.
+Run: ``PYTHONPATH=examples uvicorn max_service.app:app --port 8000``. With
+``MAX_OTEL_AUDIT_DATABASE_URL`` set, state changes and permission checks are also written to
+the audit trail (:mod:`max_service.audit_trail`).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from sqlalchemy import text
 from sqlalchemy.orm import Session, selectinload
 
-from max_service import conversations, db, realtime, webhook
+from max_service import audit_trail, conversations, db, permissions, realtime, webhook
 from max_service.logs import configure_logging
 from max_service.models import STATUS_CLOSED, STATUS_QUEUED, Conversation
 from max_service.schemas import (
@@ -45,6 +50,7 @@ from max_service.tasks import send_message, triage_conversation
 logger = logging.getLogger(__name__)
 _settings = Settings.from_environment()
 configure_logging(_settings.log_level, console=True)
+audit_trail.configure()
 
 _MAX_SLOW_SECONDS = 5.0
 
@@ -59,9 +65,21 @@ app = FastAPI(title="Max core-api", lifespan=_lifespan)
 
 SessionDep = Annotated[Session, Depends(db.get_session)]
 
+AGENT_HEADER = "X-Agent-ID"
+AgentHeader = Annotated[uuid.UUID | None, Header(alias=AGENT_HEADER)]
+
 
 async def _raw_body(request: Request) -> bytes:
     return await request.body()
+
+
+def _acting_agent(header: uuid.UUID | None, body: uuid.UUID | None) -> uuid.UUID | None:
+    """The agent named by the ``X-Agent-ID`` header or the body (400 if they disagree)."""
+    if header is not None and body is not None and header != body:
+        raise HTTPException(
+            status_code=400, detail=f"{AGENT_HEADER} and agent_id name different agents"
+        )
+    return header if header is not None else body
 
 
 def _conversation_or_404(session: Session, conversation_id: uuid.UUID) -> Conversation:
@@ -123,23 +141,41 @@ def get_conversation(conversation_id: uuid.UUID, session: SessionDep) -> Convers
 
 
 @app.post("/conversations/{conversation_id}/messages", status_code=202)
-def reply(conversation_id: uuid.UUID, payload: ReplyIn, session: SessionDep) -> ReplyAccepted:
-    """Queue an agent's reply for delivery by the worker."""
+def reply(
+    conversation_id: uuid.UUID,
+    payload: ReplyIn,
+    session: SessionDep,
+    agent_header: AgentHeader = None,
+) -> ReplyAccepted:
+    """Queue an agent's reply for delivery by the worker.
+
+    A named agent must belong to the conversation's team; with no agent named, the reply is
+    sent as the conversation's assignee.
+    """
     conversation = _conversation_or_404(session, conversation_id)
+    agent_id = _acting_agent(agent_header, payload.agent_id)
+    if agent_id is not None:
+        decision = permissions.check_reply(conversation, agent_id)
+        if not decision.granted:
+            raise HTTPException(status_code=403, detail=decision.reason)
     if conversation.status == STATUS_CLOSED:
         raise HTTPException(status_code=409, detail=f"conversation {conversation_id} is closed")
-    message = conversations.save_outbound(session, conversation, payload.text, payload.agent_id)
+    message = conversations.save_outbound(session, conversation, payload.text, agent_id)
     send_message.delay(str(message.id))
     return ReplyAccepted(message_id=message.id, status=message.status)
 
 
 @app.post("/conversations/{conversation_id}/close")
 def close_conversation(
-    conversation_id: uuid.UUID, session: SessionDep, payload: CloseIn | None = None
+    conversation_id: uuid.UUID,
+    session: SessionDep,
+    payload: CloseIn | None = None,
+    agent_header: AgentHeader = None,
 ) -> ConversationOut:
     """Close the conversation and tell the agents' inbox."""
     conversation = _conversation_or_404(session, conversation_id)
-    conversations.close(session, conversation, payload.agent_id if payload else None)
+    closed_by = _acting_agent(agent_header, payload.agent_id if payload else None)
+    conversations.close(session, conversation, closed_by)
     realtime.push(conversation.id, "conversation.closed", {})
     return ConversationOut.model_validate(conversation)
 

@@ -1,10 +1,12 @@
 """Conversation operations of the API: lookup-or-create, save messages, close.
 
 Each function takes the request's session and commits its own change, so a failure later in
-the request never loses a saved message::
+the request never loses a saved message. State changes (created, closed) are audited once
+committed (:mod:`max_service.audit_trail`)::
 
     conversation, created = find_or_create(session, "+5511999990000", "Ana")
     message = save_inbound(session, conversation, inbound)
+    close(session, conversation, closed_by=agent_id)    # True if it was open
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from __future__ import annotations
 import logging
 import uuid
 
+from max_otel.instrumentation.audit import Actor, ActorType
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from max_service import audit_trail
 from max_service.models import (
     DIRECTION_INBOUND,
     DIRECTION_OUTBOUND,
@@ -54,6 +58,15 @@ def find_or_create(
             "phone": phone,
             "customer_name": customer_name,
         },
+    )
+    # The customer's message opened it; the sample has no customer ids, so the actor has
+    # none (the phone goes in the values, where it is pseudonymised, never in actor_id).
+    audit_trail.conversation_state_changed(
+        conversation.id,
+        actor=Actor(ActorType.CUSTOMER),
+        old_state=None,
+        new_state=conversation.status,
+        details={"channel": "whatsapp", "customer_phone": phone},
     )
     return conversation, True
 
@@ -100,10 +113,17 @@ def save_outbound(
     return message
 
 
-def close(session: Session, conversation: Conversation, closed_by: uuid.UUID | None) -> None:
-    """Close ``conversation`` (idempotent)."""
+def close(session: Session, conversation: Conversation, closed_by: uuid.UUID | None) -> bool:
+    """Close ``conversation`` (idempotent); return whether it was open.
+
+    ``closed_by`` is the agent who closed it (None: the API on nobody's behalf). The status is
+    read again under a row lock, so the audited old state is the one really replaced even when
+    the worker assigned the conversation meanwhile.
+    """
+    session.refresh(conversation, attribute_names=["status"], with_for_update=True)
     if conversation.status == STATUS_CLOSED:
-        return
+        return False
+    old_state = conversation.status
     conversation.status = STATUS_CLOSED
     conversation.closed_at = utc_now()
     session.commit()
@@ -115,3 +135,10 @@ def close(session: Session, conversation: Conversation, closed_by: uuid.UUID | N
             "team_id": str(conversation.team_id) if conversation.team_id else None,
         },
     )
+    audit_trail.conversation_state_changed(
+        conversation.id,
+        actor=Actor.user(str(closed_by)) if closed_by else Actor.system("core-api"),
+        old_state=old_state,
+        new_state=STATUS_CLOSED,
+    )
+    return True

@@ -2,7 +2,8 @@
 
 Failures never fail the caller: :func:`notify_assignment` logs ``integration.failure`` or
 ``integration.timeout`` and returns the outcome (``"success"``, ``"failure"``, ``"timeout"``,
-or ``"skipped"`` when no URL is set)::
+or ``"skipped"`` when no URL is set). Each call made is audited with its outcome, duration and
+HTTP status (:mod:`max_service.audit_trail`)::
 
     outcome = notify_assignment({"conversation_id": ..., "customer_phone": ...})
 """
@@ -15,12 +16,14 @@ from typing import Any
 
 import httpx
 
+from max_service import audit_trail
 from max_service.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 _settings = Settings.from_environment()
 _ADAPTER = "crm"
+_OPERATION = "notify_assignment"
 
 
 def notify_assignment(payload: dict[str, Any]) -> str:
@@ -28,24 +31,39 @@ def notify_assignment(payload: dict[str, Any]) -> str:
     url = _settings.integration_url
     if not url:
         return "skipped"
-    fields = {"adapter": _ADAPTER, "url": url, "conversation_id": payload.get("conversation_id")}
+    conversation_id = payload.get("conversation_id")
+    fields = {"adapter": _ADAPTER, "url": url, "conversation_id": conversation_id}
     logger.info("integration.request", extra=fields)
     started = time.perf_counter()
+    outcome: audit_trail.IntegrationOutcome
+    status_code: int | None = None
     try:
         response = httpx.post(url, json=payload, timeout=_settings.integration_timeout)
+        status_code = response.status_code
         response.raise_for_status()
     except httpx.TimeoutException:
         logger.error(
             "integration.timeout", extra={**fields, "timeout": _settings.integration_timeout}
         )
-        return "timeout"
+        outcome = "timeout"
     except httpx.HTTPError as error:
         # The exception text holds the URL and, for some errors, the payload sent.
         logger.error("integration.failure", extra={**fields, "error": str(error)})
-        return "failure"
+        outcome = "failure"
+    else:
+        outcome = "success"
     duration_ms = round((time.perf_counter() - started) * 1000, 1)
-    logger.info(
-        "integration.success",
-        extra={**fields, "status_code": response.status_code, "duration_ms": duration_ms},
+    if outcome == "success":
+        logger.info(
+            "integration.success",
+            extra={**fields, "status_code": status_code, "duration_ms": duration_ms},
+        )
+    audit_trail.integration_called(
+        adapter=_ADAPTER,
+        operation=_OPERATION,
+        outcome=outcome,
+        duration_ms=duration_ms,
+        status_code=status_code,
+        conversation_id=str(conversation_id) if conversation_id else None,
     )
-    return "success"
+    return outcome

@@ -1,9 +1,10 @@
 """The worker's tasks: triage a conversation, and send an agent's reply.
 
 ``triage_conversation`` loads the conversation, routes it to a team and an agent (a database
-update), caches the assignment in Redis, tells the CRM (when ``MAX_INTEGRATION_URL`` is set) and
-pushes ``conversation.assigned`` to the agents' channel. An already assigned or closed
-conversation is left as it is, even when an agent closes it while the task runs.
+update, audited as a state change), caches the assignment in Redis, tells the CRM (when
+``MAX_INTEGRATION_URL`` is set; the call is audited) and pushes ``conversation.assigned`` to the
+agents' channel. An already assigned or closed conversation is left as it is, even when an
+agent closes it while the task runs.
 ``send_message`` "sends" a queued outbound message (marks it ``sent``) and pushes
 ``message.sent``.
 """
@@ -15,9 +16,10 @@ import time
 import uuid
 from typing import Any, cast
 
+from max_otel.instrumentation.audit import Actor
 from sqlalchemy import CursorResult, select, update
 
-from max_service import integration, realtime
+from max_service import audit_trail, integration, realtime
 from max_service.db import session_scope
 from max_service.models import (
     DIRECTION_INBOUND,
@@ -66,6 +68,13 @@ def triage_conversation(conversation_id: str) -> dict[str, Any]:
             return {"status": "unchanged"}
         phone, name = conversation.customer_phone, conversation.customer_name
     assignment = {"team": team.name, "team_id": str(team.id), "assigned_to": str(agent)}
+    audit_trail.conversation_state_changed(
+        conversation_id,
+        actor=Actor.system("triage"),
+        old_state=STATUS_QUEUED,
+        new_state=STATUS_ASSIGNED,
+        details=assignment,
+    )
     realtime.cache_assignment(conversation_id, assignment)
     logger.info(
         "conversation.assigned",

@@ -54,3 +54,11 @@ def route(text: str) -> Team:
         if pattern.search(text):
             return TEAMS[team]
     return TEAMS["sales"]
+
+
+def team_of(agent_id: uuid.UUID) -> Team | None:
+    """The team ``agent_id`` belongs to, or None for an unknown agent."""
+    for team in TEAMS.values():
+        if agent_id in team.agents:
+            return team
+    return None

@@ -5,7 +5,9 @@ Started the way Max runs it::
     PYTHONPATH=examples celery -A max_service.worker worker --pool=prefork --concurrency=2
 
 Tasks live in :mod:`max_service.tasks`. The worker creates the tables at start (before it
-forks) and each forked child drops the database connections it inherited.
+forks) and each forked child drops the database connections it inherited. The audit trail
+(when ``MAX_OTEL_AUDIT_DATABASE_URL`` is set) is checked at start, so a misconfiguration stops
+the worker at once, and built again in each forked child, which writes the events.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_init, worker_process_init
 
-from max_service import db
+from max_service import audit_trail, db
 from max_service.logs import configure_logging
 from max_service.settings import Settings
 
@@ -38,6 +40,7 @@ celery_app.conf.update(
 )
 
 configure_logging(_settings.log_level, console=False)
+audit_trail.configure()
 
 
 @worker_init.connect
@@ -49,3 +52,4 @@ def _create_schema(**_kwargs: Any) -> None:
 @worker_process_init.connect
 def _forget_parent_connections(**_kwargs: Any) -> None:
     db.after_fork()
+    audit_trail.configure()
