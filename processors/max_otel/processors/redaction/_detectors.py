@@ -1,0 +1,166 @@
+"""Value detectors: RE2 patterns (plus validators) that find PII and secrets in free text.
+
+A detector is a small callable type: ``find(data)`` yields ``Finding`` spans of the UTF-8
+text ``data`` with their replacement. ``RegexDetector`` covers the built-in catalogue
+``BUILTIN_DETECTORS`` and the user's custom detectors; the URL and key/value-pair detectors
+live in their own modules. Every pattern is RE2, so scanning is linear in the text whatever
+it holds. A candidate the validator rejects is retried one byte further on; the built-in
+patterns with validators either match at most a few dozen bytes (phones, cards, IPs, Google
+keys) or start at a keyword (``Bearer``, ``Basic``), so retries keep the scan linear;
+boundaries that need no validator are RE2 ``\b`` assertions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from max_otel.processors.redaction import _validators as check
+from max_otel.processors.redaction._search import Searcher
+from max_otel.processors.redaction._validators import Validator
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """Bytes ``start:end`` of the text are replaced by ``replacement`` (counted under
+    ``rule``). A finding whose replacement equals the original *claims* its span: no other
+    detector redacts inside it (a URL whose credentials are already ``REDACTED``)."""
+
+    start: int
+    end: int
+    rule: str
+    replacement: bytes
+    extra: tuple[tuple[str, int], ...] = ()  # further hits to count (a URL's parts)
+
+
+class Detector(Protocol):
+    """Finds PII in UTF-8 text. ``pattern`` (RE2) must match wherever ``find`` may yield."""
+
+    name: str
+    pattern: str
+    protect: bool  # findings inside protected spans (UUIDs, ids, timestamps) are dropped
+
+    def find(self, data: bytes) -> Iterator[Finding]: ...
+
+
+@dataclass(frozen=True)
+class BuiltinDetector:
+    """A built-in detector: pattern, pseudonym kind, validator, and the group to redact."""
+
+    pattern: str
+    kind: str
+    validate: Validator | None = None
+    group: int = 0  # redact only this group (0 = whole match), e.g. the token after Bearer
+    protect: bool = False  # may match inside UUIDs, hex ids, timestamps, pseudonyms
+
+
+class RegexDetector:
+    """Every validated match of ``pattern`` (or of its ``group``) becomes ``replace(match)``;
+    matches for which ``skip`` is true (already a redaction) are left alone."""
+
+    def __init__(
+        self,
+        name: str,
+        pattern: str,
+        replace: Callable[[bytes], bytes],
+        validate: Validator | None = None,
+        group: int = 0,
+        skip: Callable[[bytes], bool] | None = None,
+        protect: bool = True,
+    ) -> None:
+        self.name = name
+        self.protect = protect
+        self.pattern = pattern
+        self._searcher = Searcher(pattern)
+        self._replace = replace
+        self._validate = validate
+        self._group = group
+        self._skip = skip
+
+    def find(self, data: bytes) -> Iterator[Finding]:
+        position = 0
+        size = len(data)
+        search, validate, skip = self._searcher.search, self._validate, self._skip
+        while position <= size:
+            spans = search(data, position)
+            if spans is None:
+                return
+            match_start = spans[0][0]
+            start, end = spans[self._group]
+            span = (start, end) if validate is None else validate(data, start, end)
+            if span is not None and skip is not None and skip(data[span[0] : span[1]]):
+                span = None
+            if span is None or span[0] == span[1]:
+                position = match_start + 1
+                continue
+            yield Finding(span[0], span[1], self.name, self._replace(data[span[0] : span[1]]))
+            position = max(span[1], match_start + 1)
+
+
+_PHONE_INTERNATIONAL = r"\+[1-9](?:[ .\-]?\(?[0-9]\)?){6,14}"
+_PHONE_NATIONAL = "|".join(
+    (
+        r"\([0-9]{2,5}\)[ .\-]?[0-9]{3,5}[ .\-]?[0-9]{3,4}",  # (415) 555-0123, (11) 91234-5678
+        r"0[1-9][0-9]{1,3}[ .\-][0-9]{3,4}[ .\-]?[0-9]{2,4}",  # 020 7946 0958, 07911 123456
+        r"[2-9][0-9]{2}[ .\-][2-9][0-9]{2}[ .\-][0-9]{4}",  # 415-555-0123, 415.555.0123
+        r"[1-9][0-9] ?9[0-9]{4}[ .\-][0-9]{4}",  # 11 91234-5678
+    )
+)
+_CARD = "|".join(
+    (
+        r"[0-9]{13,19}",
+        r"[0-9]{4}(?: [0-9]{4}){2} [0-9]{1,7}",  # 4111 1111 1111 1111
+        r"[0-9]{4}(?:-[0-9]{4}){2}-[0-9]{1,7}",  # 4111-1111-1111-1111
+        r"[0-9]{4} [0-9]{6} [0-9]{4,5}",  # Amex / Diners 3782 822463 10005
+        r"[0-9]{4}-[0-9]{6}-[0-9]{4,5}",
+    )
+)
+_EMAIL = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9][A-Za-z0-9\-]*(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24}\b"
+
+BUILTIN_DETECTORS: dict[str, BuiltinDetector] = {
+    "private_key_block": BuiltinDetector(
+        r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----"
+        r"|[A-Za-z0-9+/=\s]*)",
+        "private_key",
+    ),
+    "jwt": BuiltinDetector(r"eyJ[A-Za-z0-9_\-]{2,}\.[A-Za-z0-9_\-]{2,}\.[A-Za-z0-9_\-]*", "jwt"),
+    "bearer_credential": BuiltinDetector(
+        r"(?i:bearer)[ \t]+([A-Za-z0-9\-._~+/]+=*)", "credential", check.bearer_token, 1
+    ),
+    "basic_credential": BuiltinDetector(
+        r"(?i:basic)[ \t]+([A-Za-z0-9+/]{6,}={0,2})", "credential", check.basic_credential, 1
+    ),
+    "stripe_key": BuiltinDetector(
+        r"\b(?:(?:sk|rk|pk)_(?:live|test)_[0-9A-Za-z]{10,}|whsec_[0-9A-Za-z]{20,})", "api_key"
+    ),
+    "aws_access_key_id": BuiltinDetector(
+        r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[0-9A-Z]{16}\b", "api_key"
+    ),
+    "slack_token": BuiltinDetector(
+        r"\b(?:xox[abposr]-[0-9A-Za-z\-]{10,}|xapp-[0-9]-[0-9A-Za-z\-]{10,})", "api_key"
+    ),
+    "meta_access_token": BuiltinDetector(r"\bEAA[A-Za-z0-9]{30,}\b", "api_key"),
+    "github_token": BuiltinDetector(
+        r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})", "api_key"
+    ),
+    "google_api_key": BuiltinDetector(r"\bAIza[0-9A-Za-z_\-]{35}", "api_key", check.standalone),
+    "openai_api_key": BuiltinDetector(r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_\-]{20,}", "api_key"),
+    "whatsapp_id": BuiltinDetector(r"\b[0-9]{6,15}@(?:s\.whatsapp\.net|c\.us)\b", "phone"),
+    "email_address": BuiltinDetector(_EMAIL, "email"),
+    "phone_international": BuiltinDetector(
+        _PHONE_INTERNATIONAL, "phone", check.international_phone, protect=True
+    ),
+    "payment_card": BuiltinDetector(_CARD, "card", check.payment_card, protect=True),
+    "phone_national": BuiltinDetector(_PHONE_NATIONAL, "phone", check.national_phone, protect=True),
+    "ip_address": BuiltinDetector(
+        r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}", "ip", check.ipv4_address, protect=True
+    ),
+}
+"""Built-in detectors by name, in priority order (an earlier one wins a tie)."""
+
+SENSITIVE_PAIR = "sensitive_pair"
+"""Name of the key/value-pair detector (``password=...``, ``"phone": "..."`` in text)."""
+
+BUILTIN_NAMES = frozenset(BUILTIN_DETECTORS) | {SENSITIVE_PAIR}
+"""Every name the ``detectors`` setting may use."""

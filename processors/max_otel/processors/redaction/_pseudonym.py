@@ -1,0 +1,126 @@
+"""Keyed pseudonyms: the same identifier always maps to the same opaque token.
+
+A pseudonym is ``<kind>:<key id>:<16 hex>``, e.g. ``phone:k1:9f2c4e1a0b3d5c7e``: the first
+16 hex digits (64 bits) of HMAC-SHA256(secret, ``kind + "\\0" + canonical value``). Because
+the secret is shared by every service and survives restarts, engineers can follow one
+customer across services without ever seeing the phone number; because it is keyed, the
+small space of phone numbers cannot be enumerated without the secret. The key id names the
+secret, so pseudonyms made before and after a rotation are told apart.
+
+Values are canonicalised per kind before hashing, so formatting does not split a customer:
+``phone`` keeps digits only (``+1 (415) 555-0123``, ``+14155550123`` and the WhatsApp id
+``14155550123`` agree), ``email`` is stripped and lower-cased, other kinds are stripped.
+
+    >>> key = PseudonymKey(b"0123456789abcdef0123456789abcdef", "k1")
+    >>> key.pseudonymise("phone", "+1 415 555 0123") == key.pseudonymise("phone", "14155550123")
+    True
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from max_otel.processors.redaction._environment import (
+    _DEFAULT_PSEUDONYM_KEY_ID,
+    PSEUDONYM_KEY,
+    PSEUDONYM_KEY_FILE,
+    PSEUDONYM_KEY_ID,
+)
+from max_otel.processors.redaction._errors import ConfigurationError
+
+MIN_SECRET_LENGTH = 32
+"""Shortest secret accepted, in bytes (characters for the environment variable)."""
+
+PSEUDONYM_PATTERN = r"[a-z][a-z0-9_]{0,31}:[A-Za-z0-9_-]{1,16}:[0-9a-f]{16}"
+"""RE2/re syntax of a pseudonym, used to recognise values that are already redacted."""
+
+_KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,16}")
+_KIND = re.compile(r"[a-z][a-z0-9_]{0,31}")
+_NON_DIGITS = re.compile(r"[^0-9]")
+_HOW_TO_SET = (
+    f"set {PSEUDONYM_KEY} (or {PSEUDONYM_KEY_FILE}) to a secret of at least "
+    f"{MIN_SECRET_LENGTH} characters shared by all services, e.g. "
+    f"export {PSEUDONYM_KEY}=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+)
+
+
+def canonical_value(kind: str, value: str) -> str:
+    """The form of ``value`` that is hashed: digits for phones, lower case for emails."""
+    stripped = value.strip()
+    if kind == "phone":
+        digits = _NON_DIGITS.sub("", stripped)
+        return digits or stripped
+    if kind == "email":
+        return stripped.lower()
+    return stripped
+
+
+@dataclass(frozen=True)
+class PseudonymKey:
+    """The secret and its id; ``pseudonymise`` is a pure function of (secret, kind, value)."""
+
+    secret: bytes = field(repr=False)
+    key_id: str = _DEFAULT_PSEUDONYM_KEY_ID
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.secret, bytes):
+            raise ConfigurationError(
+                f"pseudonym key secret must be bytes; got {type(self.secret).__name__}"
+            )
+        if len(self.secret) < MIN_SECRET_LENGTH:
+            raise ConfigurationError(
+                f"pseudonym key must be at least {MIN_SECRET_LENGTH} characters; "
+                f"got {len(self.secret)}: {_HOW_TO_SET}"
+            )
+        if not _KEY_ID.fullmatch(self.key_id):
+            raise ConfigurationError(
+                f"{PSEUDONYM_KEY_ID} must be 1-16 letters, digits, '_' or '-'; got {self.key_id!r}"
+            )
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str] | None = None) -> PseudonymKey:
+        """Read the key from ``env`` (default ``os.environ``).
+
+        ``MAX_OTEL_PSEUDONYM_KEY`` holds the secret, or ``MAX_OTEL_PSEUDONYM_KEY_FILE`` names
+        a file holding it (not both); ``MAX_OTEL_PSEUDONYM_KEY_ID`` names it (default
+        ``k1``). Raises ``ConfigurationError`` saying how to set it when missing or short.
+        """
+        env = os.environ if env is None else env
+        value = env.get(PSEUDONYM_KEY, "")
+        path = env.get(PSEUDONYM_KEY_FILE, "")
+        key_id = env.get(PSEUDONYM_KEY_ID, "") or _DEFAULT_PSEUDONYM_KEY_ID
+        if value and path:
+            raise ConfigurationError(
+                f"{PSEUDONYM_KEY} and {PSEUDONYM_KEY_FILE} must not both be set; "
+                f"got both: unset one of them"
+            )
+        if path:
+            try:
+                value = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+            except (OSError, UnicodeDecodeError) as error:
+                raise ConfigurationError(
+                    f"{PSEUDONYM_KEY_FILE} must name a readable UTF-8 file; got {path!r} ({error})"
+                ) from None
+        if not value:
+            raise ConfigurationError(f"pseudonym key must be set; got nothing: {_HOW_TO_SET}")
+        return cls(value.encode("utf-8"), key_id)
+
+    @classmethod
+    def generate_throwaway(cls) -> PseudonymKey:
+        """A random key with id ``dev``: for tests and local runs only (pseudonyms change
+        on every start, so traces of one customer cannot be joined across restarts)."""
+        return cls(secrets.token_bytes(MIN_SECRET_LENGTH), "dev")
+
+    def pseudonymise(self, kind: str, value: str) -> str:
+        """``<kind>:<key id>:<16 hex>`` for ``value`` canonicalised as ``kind``."""
+        if not _KIND.fullmatch(kind):
+            raise ValueError(f"pseudonym kind must match [a-z][a-z0-9_]{{0,31}}; got {kind!r}")
+        message = f"{kind}\0{canonical_value(kind, value)}".encode("utf-8", "surrogatepass")
+        digest = hmac.digest(self.secret, message, "sha256")
+        return f"{kind}:{self.key_id}:{digest[:8].hex()}"

@@ -1,0 +1,164 @@
+"""Free-text scrubbing: run the detectors the scan pointed at, resolve overlaps, replace.
+
+``TextScrubber.findings(data)`` is the heart of the engine:
+
+1. ``PiiScanner.scan`` (one RE2 ``Set`` pass) says which detectors may match; nothing ->
+   the text is returned untouched;
+2. those detectors (plus the key/value-pair and URL detectors when the scan saw a
+   sensitive key, an ``@`` or an escape) yield candidate ``Finding`` s;
+3. candidates of the detectors that can match digits inside other tokens (phones, cards,
+   IPs, custom detectors) and of the pair detector are dropped when they lie inside a
+   *protected* span: pseudonyms already made, UUIDs, 16/32-hex trace and span ids (with a
+   letter), ISO-8601 dates and timestamps;
+4. overlaps are resolved: the earliest, then longest, then highest-priority finding wins
+   (pairs, then URLs, then detectors in catalogue order); one that sticks out of the winner
+   is merged into it and the union is masked, so no fragment of a secret survives.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from max_otel.processors.redaction._detectors import Detector, Finding
+from max_otel.processors.redaction._pseudonym import PSEUDONYM_PATTERN
+from max_otel.processors.redaction._scanner import PiiScanner, ScanResult
+from max_otel.processors.redaction._search import Searcher
+from max_otel.processors.redaction._sql import looks_like_sql, scrub_sql
+
+_PROTECTED = Searcher(
+    "|".join(
+        (
+            PSEUDONYM_PATTERN,
+            r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}",
+            r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]{1,9})?)?"
+            r"(?:Z|[+\-][0-9]{2}:?[0-9]{2})?)?",
+            r"[0-9a-f]{32}|[0-9a-f]{16}",
+        )
+    )
+)
+OVERLAP = "overlap"
+"""Hit name of two claims that overlapped and were masked together."""
+_HEX_LETTERS = frozenset(b"abcdef")
+_WORD = frozenset(b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
+
+
+def protected_spans(data: bytes) -> list[tuple[int, int]]:
+    """Spans that no detector may redact *inside*: pseudonyms, UUIDs, ids, timestamps."""
+    spans: list[tuple[int, int]] = []
+    position = 0
+    while True:
+        found = _PROTECTED.search(data, position)
+        if found is None:
+            return spans
+        start, end = found[0]
+        position = end if end > start else start + 1
+        chunk = data[start:end]
+        if len(chunk) in (16, 32) and chunk.isalnum():
+            glued = (start > 0 and data[start - 1] in _WORD) or (
+                end < len(data) and data[end] in _WORD
+            )
+            if glued or not _HEX_LETTERS.intersection(chunk):
+                continue
+        spans.append((start, end))
+
+
+class TextScrubber:
+    """``scrub(text, hits)``: ``text`` with every finding replaced; see module docstring."""
+
+    def __init__(
+        self,
+        scanner: PiiScanner,
+        detectors: Sequence[Detector],
+        structural: Sequence[Detector],
+        url: Detector | None,
+        mask_text: str,
+    ) -> None:
+        self._scanner = scanner
+        self._detectors = tuple(detectors)
+        self._structural = tuple(structural)
+        self._url = url
+        self._mask = mask_text.encode("utf-8")
+
+    def scrub(self, text: str, hits: Counter[str]) -> str:
+        data = text.encode("utf-8", "surrogatepass")
+        scrubbed = self.scrub_bytes(data, hits)
+        return text if scrubbed is data else scrubbed.decode("utf-8", "surrogatepass")
+
+    def scrub_bytes(self, data: bytes, hits: Counter[str]) -> bytes:
+        """``data`` itself when nothing was found, else the scrubbed copy."""
+        scan = self._scanner.scan(data)
+        if not scan.anything:
+            return data
+        if scan.sql and looks_like_sql(data):
+            return self.scrub_sql_bytes(data, hits)
+        return self._apply(data, self._resolve(data, scan), hits)
+
+    def scrub_sql_bytes(self, data: bytes, hits: Counter[str]) -> bytes:
+        """SQL literals -> ``?``, then the detectors (not the key/value-pair detector:
+        ``phone = ?`` is a column and a placeholder, not a value to redact)."""
+        current = scrub_sql(data, hits)
+        scan = self._scanner.scan(current)
+        if not scan.anything:
+            return current
+        return self._apply(current, self._resolve(current, scan, pairs=False), hits)
+
+    def _apply(self, current: bytes, findings: list[Finding], hits: Counter[str]) -> bytes:
+        out = bytearray()
+        position = 0
+        replaced = False
+        for finding in findings:
+            if finding.replacement == current[finding.start : finding.end]:
+                continue
+            out += current[position : finding.start]
+            out += finding.replacement
+            position = finding.end
+            replaced = True
+            if finding.rule:
+                hits[finding.rule] += 1
+            for name, count in finding.extra:
+                hits[name] += count
+        if not replaced:
+            return current
+        out += current[position:]
+        return bytes(out)
+
+    def findings(self, data: bytes) -> list[Finding]:
+        """The resolved findings that would change ``data`` (SQL literals not included)."""
+        chosen = self._resolve(data, self._scanner.scan(data))
+        return [f for f in chosen if f.replacement != data[f.start : f.end]]
+
+    def _resolve(self, data: bytes, scan: ScanResult, pairs: bool = True) -> list[Finding]:
+        candidates: list[tuple[int, int, int, Finding]] = []
+        if scan.keys and pairs:
+            for priority, detector in enumerate(self._structural):
+                candidates.extend((f.start, -f.end, priority, f) for f in detector.find(data))
+        protect = bool(candidates)
+        if self._url is not None and scan.url:
+            candidates.extend((f.start, -f.end, 50, f) for f in self._url.find(data))
+        for index in sorted(scan.detectors):
+            detector = self._detectors[index]
+            before = len(candidates)
+            candidates.extend((f.start, -f.end, 100 + index, f) for f in detector.find(data))
+            protect = protect or (detector.protect and len(candidates) > before)
+        if not candidates:
+            return []
+        if protect:
+            protected = protected_spans(data)
+            if protected:
+                candidates = [c for c in candidates if not _inside(c[3], protected)]
+        candidates.sort(key=lambda c: c[:3])
+        chosen: list[Finding] = []
+        for _, _, _, finding in candidates:
+            if chosen and finding.start < chosen[-1].end:
+                last = chosen[-1]
+                if finding.end > last.end:
+                    rule = last.rule or finding.rule or OVERLAP
+                    chosen[-1] = Finding(last.start, finding.end, rule, self._mask)
+                continue
+            chosen.append(finding)
+        return chosen
+
+
+def _inside(finding: Finding, spans: list[tuple[int, int]]) -> bool:
+    return any(start <= finding.start and finding.end <= end for start, end in spans)
