@@ -27,6 +27,8 @@ _ADDRESSES: dict[str, tuple[str, str]] = {
     "collector_health": ("MAX_OTEL_COLLECTOR_HEALTH", "127.0.0.1:13133"),
     "collector_zpages": ("MAX_OTEL_COLLECTOR_ZPAGES", "127.0.0.1:55679"),
     "processor": ("MAX_OTEL_PROCESSOR_ENDPOINT", "127.0.0.1:4320"),
+    # worker i of the processor serves its metrics on this port + i
+    "processor_metrics": ("MAX_OTEL_PROCESSOR_METRICS_LISTEN", "127.0.0.1:9464"),
     "redacted_grpc": ("MAX_OTEL_REDACTED_GRPC", "127.0.0.1:4319"),
     "jaeger_otlp": ("MAX_OTEL_JAEGER_OTLP", "127.0.0.1:4327"),
     "jaeger_ui": ("MAX_OTEL_JAEGER_UI", "127.0.0.1:16686"),
@@ -50,6 +52,24 @@ def _free_port() -> int:
         return port
 
 
+def _free_port_run(length: int) -> int:
+    """First port of ``length`` consecutive ports that are free right now."""
+    for _ in range(50):
+        first = _free_port()
+        if first + length < 65536 and all(_port_is_free(first + i) for i in range(length)):
+            return first
+    raise RuntimeError(f"no run of {length} free ports on 127.0.0.1")
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def _find_repository_root(start: Path) -> Path | None:
     for candidate in (start, *start.parents):
         if (candidate / "collector-config" / "otelcol-max.yaml").exists():
@@ -66,6 +86,7 @@ class StackLayout:
     collector_health: str
     collector_zpages: str
     processor: str
+    processor_metrics: str
     redacted_grpc: str
     jaeger_otlp: str
     jaeger_ui: str
@@ -129,6 +150,8 @@ class StackLayout:
         env = dict(os.environ if env is None else env)
         for var, _ in _ADDRESSES.values():
             env[var] = f"127.0.0.1:{_free_port()}"
+        # the processor's workers take consecutive metrics ports: keep a free run of them
+        env["MAX_OTEL_PROCESSOR_METRICS_LISTEN"] = f"127.0.0.1:{_free_port_run(8)}"
         for var, _ in _PORTS.values():
             env[var] = str(_free_port())
         env["MAX_OTEL_STATE_DIR"] = str(state_dir)

@@ -52,9 +52,16 @@ def _prometheus_config(layout: StackLayout) -> Path:
     text = (layout.config_dir / "prometheus.yml").read_text(encoding="utf-8")
     text = text.replace("127.0.0.1:8889", layout.prometheus_exporter)
     text = text.replace("127.0.0.1:8888", layout.collector_telemetry)
+    host, _, port = layout.processor_metrics.rpartition(":")
+    workers = ", ".join(f'"{host}:{int(port) + i}"' for i in range(_processor_workers()))
+    text = text.replace('"127.0.0.1:9464"', workers)
     target = layout.state_dir / "prometheus.yml"
     target.write_text(text, encoding="utf-8")
     return target
+
+
+def _processor_workers() -> int:
+    return max(1, os.cpu_count() or 1)
 
 
 def stack_components(layout: StackLayout) -> list[Component]:
@@ -98,6 +105,10 @@ def stack_components(layout: StackLayout) -> list[Component]:
                 layout.processor,
                 "--forward",
                 f"http://{layout.redacted_grpc}",
+                "--workers",
+                str(_processor_workers()),
+                "--metrics-listen",
+                layout.processor_metrics,
             ],
             env,
             lambda: grpc_serving(layout.processor),
