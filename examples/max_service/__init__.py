@@ -2,8 +2,12 @@
 
 A FastAPI "core-api" (:mod:`max_service.app`) takes WhatsApp webhooks, stores conversations and
 messages with SQLAlchemy, pushes events through Redis and hands work to a Celery worker
-(:mod:`max_service.worker`) that triages conversations to a team and an agent. It contains no
-telemetry code: run it under ``opentelemetry-instrument`` to get traces, metrics and logs::
+(:mod:`max_service.worker`) that triages conversations to a team and an agent. Traces, logs and
+the instrumentation libraries' metrics come from running it under ``opentelemetry-instrument``
+(no ``opentelemetry`` import in the service); in code it only uses max-otel's service-facing
+APIs: the metrics catalogue (:mod:`max_service.service_metrics`, :mod:`max_service.gauges`),
+the health routes (:mod:`max_service.readiness`) and the audit trail
+(:mod:`max_service.audit_trail`)::
 
     PYTHONPATH=examples opentelemetry-instrument uvicorn max_service.app:app --port 8000
     PYTHONPATH=examples opentelemetry-instrument \\

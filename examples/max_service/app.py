@@ -15,10 +15,16 @@ Endpoints:
 - ``GET /conversations/{conversation_id}/slow?seconds=1.2``: the conversation after a
   deliberately slow query (``pg_sleep``), for slow-query logging.
 - ``GET /ping``: no database, no Redis; for benchmarks.
+- ``GET /health`` (liveness, always 200) and ``GET /health/ready`` (readiness: 200 when the
+  database, Redis and the Celery broker answer, else 503 naming the failing checks), from
+  max-otel's health router (:mod:`max_service.readiness`).
 
 Run: ``PYTHONPATH=examples uvicorn max_service.app:app --port 8000``. With
 ``MAX_OTEL_AUDIT_DATABASE_URL`` set, state changes and permission checks are also written to
-the audit trail (:mod:`max_service.audit_trail`).
+the audit trail (:mod:`max_service.audit_trail`). The process records max-otel's metrics
+catalogue (:mod:`max_service.service_metrics`), ``dependency_up`` from the readiness checks,
+its CPU and memory, and, with ``MAX_OTEL_DB_GAUGES=1``, the gauges read from the database
+(:mod:`max_service.gauges`).
 """
 
 from __future__ import annotations
@@ -30,12 +36,15 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from max_otel.instrumentation.health import health_router
+from max_otel.instrumentation.metrics import observe_dependencies, observe_process
 from sqlalchemy import text
 from sqlalchemy.orm import Session, selectinload
 
-from max_service import audit_trail, conversations, db, permissions, realtime, webhook
+from max_service import audit_trail, conversations, db, gauges, permissions, realtime, webhook
 from max_service.logs import configure_logging
 from max_service.models import STATUS_CLOSED, STATUS_QUEUED, Conversation
+from max_service.readiness import build_readiness
 from max_service.schemas import (
     CloseIn,
     ConversationOut,
@@ -46,6 +55,7 @@ from max_service.schemas import (
 )
 from max_service.settings import Settings
 from max_service.tasks import send_message, triage_conversation
+from max_service.worker import celery_app
 
 logger = logging.getLogger(__name__)
 _settings = Settings.from_environment()
@@ -59,9 +69,17 @@ _MAX_SLOW_SECONDS = 5.0
 async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
     db.create_schema()
     yield
+    readiness.close()
 
 
 app = FastAPI(title="Max core-api", lifespan=_lifespan)
+
+# Metrics and health, wired as docs/metrics.md ("Wiring a service") says.
+readiness = build_readiness(db.engine, _settings.redis_url, celery_app)
+app.include_router(health_router(readiness))
+observe_dependencies(readiness.results_for_metrics)
+observe_process()
+gauges.observe_gauges(db.engine, realtime.client, _settings.celery_queue)
 
 SessionDep = Annotated[Session, Depends(db.get_session)]
 

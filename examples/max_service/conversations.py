@@ -2,7 +2,9 @@
 
 Each function takes the request's session and commits its own change, so a failure later in
 the request never loses a saved message. State changes (created, closed) are audited once
-committed (:mod:`max_service.audit_trail`)::
+committed (:mod:`max_service.audit_trail`), and counted in the metrics catalogue
+(:mod:`max_service.service_metrics`: new and closed conversations, inbound messages, first
+response and resolution times)::
 
     conversation, created = find_or_create(session, "+5511999990000", "Ana")
     message = save_inbound(session, conversation, inbound)
@@ -18,7 +20,7 @@ from max_otel.instrumentation.audit import Actor, ActorType
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from max_service import audit_trail
+from max_service import audit_trail, service_metrics
 from max_service.models import (
     DIRECTION_INBOUND,
     DIRECTION_OUTBOUND,
@@ -59,6 +61,7 @@ def find_or_create(
             "customer_name": customer_name,
         },
     )
+    service_metrics.conversation_created(conversation)
     # The customer's message opened it; the sample has no customer ids, so the actor has
     # none (the phone goes in the values, where it is pseudonymised, never in actor_id).
     audit_trail.conversation_state_changed(
@@ -83,6 +86,7 @@ def save_inbound(session: Session, conversation: Conversation, inbound: InboundM
     )
     session.add(message)
     session.commit()
+    service_metrics.message_received(conversation)
     logger.info(
         "message.received",
         extra={
@@ -99,7 +103,11 @@ def save_inbound(session: Session, conversation: Conversation, inbound: InboundM
 def save_outbound(
     session: Session, conversation: Conversation, text: str, agent_id: uuid.UUID | None
 ) -> Message:
-    """Store an agent's reply as ``queued``; the worker sends it."""
+    """Store an agent's reply as ``queued``; the worker sends it.
+
+    The conversation's first reply records its first response time.
+    """
+    first_reply = not any(m.direction == DIRECTION_OUTBOUND for m in conversation.messages)
     message = Message(
         id=uuid.uuid4(),
         conversation_id=conversation.id,
@@ -107,9 +115,12 @@ def save_outbound(
         body=text,
         status="queued",
         sender_id=agent_id or conversation.assigned_to,
+        created_at=utc_now(),
     )
     session.add(message)
     session.commit()
+    if first_reply:
+        service_metrics.first_response(conversation, message.sender_id, message.created_at)
     return message
 
 
@@ -135,6 +146,7 @@ def close(session: Session, conversation: Conversation, closed_by: uuid.UUID | N
             "team_id": str(conversation.team_id) if conversation.team_id else None,
         },
     )
+    service_metrics.conversation_closed(conversation)
     audit_trail.conversation_state_changed(
         conversation.id,
         actor=Actor.user(str(closed_by)) if closed_by else Actor.system("core-api"),

@@ -1,8 +1,9 @@
 """The database engine, sessions and schema, from ``MAX_DATABASE_URL``.
 
 One engine per process, created at import (so ``opentelemetry-instrument`` has already
-patched SQLAlchemy when it is created). Forked Celery children call :func:`after_fork` so they
-never share the parent's pooled connections::
+patched SQLAlchemy when it is created), its statements timed for the metrics catalogue
+(``db_query_duration_seconds``, ``db_slow_queries_total``). Forked Celery children call
+:func:`after_fork` so they never share the parent's pooled connections::
 
     create_schema()
     with session_scope() as session:
@@ -25,12 +26,15 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from max_service import service_metrics
 from max_service.models import Base
 from max_service.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 _SQLITE_BUSY_TIMEOUT_SECONDS = 30
+# A request (or a readiness probe) waiting on an unreachable PostgreSQL gives up this soon.
+_CONNECT_TIMEOUT_SECONDS = 2
 
 
 def _sqlite_sleep(seconds: float) -> int:
@@ -55,10 +59,17 @@ def build_engine(database_url: str) -> Engine:
         )
         event.listen(engine, "connect", _on_sqlite_connect)
         return engine
-    return create_engine(database_url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_engine(
+        database_url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        connect_args={"connect_timeout": _CONNECT_TIMEOUT_SECONDS},
+    )
 
 
 engine = build_engine(Settings.from_environment().database_url)
+service_metrics.time_queries(engine)
 SessionFactory = sessionmaker(bind=engine, expire_on_commit=False)
 
 

@@ -3,7 +3,9 @@
 Failures never fail the caller: :func:`notify_assignment` logs ``integration.failure`` or
 ``integration.timeout`` and returns the outcome (``"success"``, ``"failure"``, ``"timeout"``,
 or ``"skipped"`` when no URL is set). Each call made is audited with its outcome, duration and
-HTTP status (:mod:`max_service.audit_trail`)::
+HTTP status (:mod:`max_service.audit_trail`) and measured
+(``integration_requests_total{adapter="crm",operation="notify_assignment",status}`` with status
+``success`` or ``failed`` for an error or a timeout, and ``integration_latency_seconds``)::
 
     outcome = notify_assignment({"conversation_id": ..., "customer_phone": ...})
 """
@@ -16,13 +18,13 @@ from typing import Any
 
 import httpx
 
-from max_service import audit_trail
+from max_service import audit_trail, service_metrics
 from max_service.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 _settings = Settings.from_environment()
-_ADAPTER = "crm"
+_ADAPTER = service_metrics.CRM_ADAPTER
 _OPERATION = "notify_assignment"
 
 
@@ -52,7 +54,9 @@ def notify_assignment(payload: dict[str, Any]) -> str:
         outcome = "failure"
     else:
         outcome = "success"
-    duration_ms = round((time.perf_counter() - started) * 1000, 1)
+    elapsed = time.perf_counter() - started
+    service_metrics.integration_request(_OPERATION, succeeded=outcome == "success", seconds=elapsed)
+    duration_ms = round(elapsed * 1000, 1)
     if outcome == "success":
         logger.info(
             "integration.success",

@@ -17,6 +17,9 @@ STATUS_QUEUED = "queued"
 STATUS_ASSIGNED = "assigned"
 STATUS_CLOSED = "closed"
 
+UNASSIGNED_TEAM = "unassigned"
+"""The team label of a conversation no team has taken yet (metrics use it for ``None``)."""
+
 DIRECTION_INBOUND = "inbound"
 DIRECTION_OUTBOUND = "outbound"
 

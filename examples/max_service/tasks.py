@@ -6,7 +6,8 @@ update, audited as a state change), caches the assignment in Redis, tells the CR
 agents' channel. An already assigned or closed conversation is left as it is, even when an
 agent closes it while the task runs.
 ``send_message`` "sends" a queued outbound message (marks it ``sent``) and pushes
-``message.sent``.
+``message.sent``. Both record the metrics catalogue once their change is committed (time in
+queue; outbound messages per channel and agent: :mod:`max_service.service_metrics`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, cast
 from max_otel.instrumentation.audit import Actor
 from sqlalchemy import CursorResult, select, update
 
-from max_service import audit_trail, integration, realtime
+from max_service import audit_trail, integration, realtime, service_metrics
 from max_service.db import session_scope
 from max_service.models import (
     DIRECTION_INBOUND,
@@ -67,6 +68,8 @@ def triage_conversation(conversation_id: str) -> dict[str, Any]:
         if claimed.rowcount == 0:
             return {"status": "unchanged"}
         phone, name = conversation.customer_phone, conversation.customer_name
+        created_at = conversation.created_at
+    service_metrics.conversation_assigned(team.name, created_at)
     assignment = {"team": team.name, "team_id": str(team.id), "assigned_to": str(agent)}
     audit_trail.conversation_state_changed(
         conversation_id,
@@ -114,6 +117,8 @@ def send_message(message_id: str) -> dict[str, str]:
             conversation.customer_phone,
             message.body,
         )
+        channel, agent_id = conversation.channel, message.sender_id
+    service_metrics.message_sent(channel, agent_id)
     logger.info(
         "message.sent",
         extra={

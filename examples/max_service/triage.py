@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 _NAMESPACE = uuid.UUID("6f1c3c1e-3f0d-4d8e-9a51-7a0c2b0c6e11")
 
+AGENT_CAPACITY = 5
+"""Conversations an agent handles at once (``agent_utilization_ratio`` = active / capacity)."""
+
 
 @dataclass(frozen=True)
 class Team:

@@ -7,7 +7,10 @@ Started the way Max runs it::
 Tasks live in :mod:`max_service.tasks`. The worker creates the tables at start (before it
 forks) and each forked child drops the database connections it inherited. The audit trail
 (when ``MAX_OTEL_AUDIT_DATABASE_URL`` is set) is checked at start, so a misconfiguration stops
-the worker at once, and built again in each forked child, which writes the events.
+the worker at once, and built again in each forked child, which writes the events. Each pool
+process records its tasks in the metrics catalogue (``celery_tasks_total``,
+``celery_task_duration_seconds``, ``celery_workers_busy``) and its CPU and memory; SQL
+statements are timed by :mod:`max_service.db`.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import worker_init, worker_process_init
+from max_otel.instrumentation.metrics import observe_process
 
-from max_service import audit_trail, db
+from max_service import audit_trail, db, service_metrics
 from max_service.logs import configure_logging
 from max_service.settings import Settings
 
@@ -47,9 +51,15 @@ audit_trail.configure()
 def _create_schema(**_kwargs: Any) -> None:
     db.create_schema()
     db.engine.dispose()
+    # Only in the worker's main process (the API imports this module too); its pool
+    # processes inherit the gauges, each reading its own CPU time and memory. Task metrics
+    # start here for pools that do not fork (solo, threads) and again in each forked child.
+    observe_process()
+    service_metrics.time_tasks()
 
 
 @worker_process_init.connect
 def _forget_parent_connections(**_kwargs: Any) -> None:
     db.after_fork()
     audit_trail.configure()
+    service_metrics.time_tasks()

@@ -12,15 +12,24 @@ Configure once at start-up, then call the helpers anywhere::
 Each helper has exactly the signature of the :class:`AuditTrail` method of the same name
 (typed through ``ParamSpec``). Before ``configure_audit_trail`` the process-wide trail has no
 store: every write is a failure handled by the policy from ``MAX_OTEL_AUDIT_REQUIRED``.
+
+Configuration errors surface at start-up, never inside a request: ``configure_audit_trail``
+raises ``ValueError`` on a bad ``MAX_OTEL_AUDIT_REQUIRED`` (or a missing URL or key). A helper
+called without it reads the variable once, when it builds the unconfigured trail; a bad value
+there is logged once (ERROR, ``audit.configuration_invalid``, naming the variable and the fix)
+and the default policy applies (fail open): the helper returns ``None`` like any failed write.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Concatenate, ParamSpec, TypeVar
 
 from max_otel.instrumentation.audit.trail import AuditTrail, FailurePolicy
+
+logger = logging.getLogger(__name__)
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -37,18 +46,42 @@ def set_audit_trail(trail: AuditTrail | None) -> None:
 
 
 def get_audit_trail() -> AuditTrail:
-    """The process-wide trail (an unconfigured one until :func:`configure_audit_trail`)."""
+    """The process-wide trail (an unconfigured one until :func:`configure_audit_trail`).
+
+    Never raises: building the unconfigured trail with a bad ``MAX_OTEL_AUDIT_REQUIRED``
+    logs the error once and uses the default policy.
+    """
     global _current
     with _lock:
         if _current is None:
-            _current = AuditTrail(None, policy=FailurePolicy.from_environment())
+            _current = AuditTrail(None, policy=_policy_or_default())
         return _current
+
+
+def _policy_or_default() -> FailurePolicy:
+    """The policy ``MAX_OTEL_AUDIT_REQUIRED`` asks for; on a bad value, log and use the default."""
+    try:
+        return FailurePolicy.from_environment()
+    except ValueError as error:
+        default = FailurePolicy.from_environment({})
+        logger.error(
+            "audit.configuration_invalid: %s; the default policy (%s) applies until "
+            "configure_audit_trail() is called with a valid value",
+            error,
+            default.value,
+        )
+        return default
 
 
 def configure_audit_trail(
     database_url: str | None = None, *, policy: FailurePolicy | None = None
 ) -> AuditTrail:
-    """Build the trail from the arguments and environment, make it process-wide, return it."""
+    """Build the trail from the arguments and environment, make it process-wide, return it.
+
+    Call it at start-up: it raises ``ValueError`` (``ConfigurationError`` for the key) when
+    the URL or the pseudonym key is missing, or ``MAX_OTEL_AUDIT_REQUIRED`` is neither true nor
+    false and no ``policy`` is given, so a misconfigured service does not start.
+    """
     trail = AuditTrail.from_environment(database_url, policy=policy)
     set_audit_trail(trail)
     return trail

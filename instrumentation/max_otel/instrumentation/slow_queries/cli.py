@@ -16,6 +16,8 @@ import argparse
 import os
 import sys
 
+# The same libpq URL -> psycopg 3 SQLAlchemy URL rule as the audit commands, in one place.
+from max_otel.instrumentation.audit._database import sqlalchemy_url
 from max_otel.instrumentation.slow_queries.errors import ExtensionMissingError
 from max_otel.instrumentation.slow_queries.hook import redaction_scrubber
 from max_otel.instrumentation.slow_queries.report import (
@@ -43,13 +45,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _sqlalchemy_url(url: str) -> str:
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
-
-
 def main(argv: list[str]) -> int:
     """Run ``max-otel db ...``; return the exit status."""
     args = _parser().parse_args(argv)
@@ -68,7 +63,7 @@ def main(argv: list[str]) -> int:
         )
         if threshold_ms < 0:
             raise ValueError(f"--threshold-ms must be zero or more; got {threshold_ms}")
-        engine = create_engine(_sqlalchemy_url(url), pool_size=1)
+        engine = create_engine(sqlalchemy_url(url), pool_size=1)
     except ValueError as error:
         print(f"max-otel db: {error}", file=sys.stderr)
         return 2
