@@ -28,6 +28,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+
 logger = logging.getLogger(__name__)
 
 _DEFAULT_TIMEOUT_SECONDS = 2.0
@@ -76,7 +78,10 @@ class ReadinessReport:
 
 
 def _passes(probe: Probe) -> bool:
-    return probe() is not False
+    # Probes run every few seconds in a background thread: tracing them would add a stand-alone
+    # trace (PING, SELECT 1, connect...) per probe to every backend.
+    with suppress_instrumentation():
+        return probe() is not False
 
 
 class Readiness:

@@ -35,6 +35,7 @@ from max_otel.instrumentation.metrics._election import environment_switch
 from max_otel.instrumentation.metrics._recorder import METER_NAME
 from max_otel.instrumentation.metrics.environment_variables import MAX_OTEL_DB_GAUGES_TTL
 from opentelemetry import metrics as otel_metrics
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 logger = logging.getLogger(__name__)
@@ -64,7 +65,9 @@ class _CachedRows:
             if now - self._fetched_at < self._ttl:
                 return self._rows
             try:
-                self._rows = list(self._query())
+                # Collected in the metric reader's thread: no trace per collection.
+                with suppress_instrumentation():
+                    self._rows = list(self._query())
             except Exception:
                 if not self._failing:
                     logger.warning(
