@@ -1,0 +1,179 @@
+"""The max_otel configurator: the OpenTelemetry SDK set up the way Max services need it.
+
+Loaded by ``opentelemetry-instrument`` through the ``opentelemetry_configurator`` entry point
+``max_otel`` (the distro sets ``OTEL_PYTHON_CONFIGURATOR=max_otel`` by default). On top of the
+SDK's own configurator (``_OTelSDKConfigurator``, private API: the SDK is pinned exactly) it:
+
+1. checks the ``OTEL_*``/``MAX_OTEL_*`` values it relies on (``settings_check``): one line per
+   bad value, naming the variable and the fix, and the default is used instead;
+2. builds the resource (``resource_defaults``: environment, version, a clear warning when
+   the service has no name);
+3. adds ``ConversationBaggageSpanProcessor`` and ``OpenSpans`` to the tracer provider and
+   ``ConversationBaggageLogProcessor`` to the logger provider;
+4. wraps each exporter: re-created in each forked process (``process_local``), and behind a
+   ``RedactingSpanExporter``/``RedactingLogRecordExporter`` (spans unless
+   ``MAX_OTEL_REDACT_SPANS=false``), so PII never reaches an exporter unredacted;
+5. installs the validating baggage propagator (``X-Conversation-ID``, W3C limits);
+6. prints JSON logs on stdout (``MAX_OTEL_LOG_STDOUT``), redacted by the same redactor, and
+   keeps repeated exporter errors from flooding the output.
+
+Usable without ``opentelemetry-instrument`` too::
+
+    MaxOtelConfigurator().configure()
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from max_otel.instrumentation.baggage_policy import BaggagePolicy
+from max_otel.instrumentation.baggage_processors import (
+    ConversationBaggageLogProcessor,
+    ConversationBaggageSpanProcessor,
+)
+from max_otel.instrumentation.conversation import configure_binding
+from max_otel.instrumentation.environment_variables import (
+    _DEFAULT_LOG_LEVEL,
+    _DEFAULT_LOG_STDOUT,
+    FALSE_VALUES,
+    MAX_OTEL_LOG_LEVEL,
+    MAX_OTEL_LOG_STDOUT,
+    MAX_OTEL_REDACT_SPANS,
+)
+from max_otel.instrumentation.exit_flush import flush_on_sigterm
+from max_otel.instrumentation.json_logs import JsonLogFormatter
+from max_otel.instrumentation.log_setup import (
+    install_stdout_handler,
+    level_number,
+    quiet_repeated_export_errors,
+)
+from max_otel.instrumentation.open_spans import OpenSpans
+from max_otel.instrumentation.process_local import (
+    ProcessLocalLogRecordExporter,
+    ProcessLocalSpanExporter,
+    abort_retries_at_exit,
+    make_metric_readers_process_local,
+)
+from max_otel.instrumentation.propagation import install_conversation_propagator
+from max_otel.instrumentation.redaction_setup import build_redactor
+from max_otel.instrumentation.resource_defaults import SERVICE_NAME, resource_defaults
+from max_otel.instrumentation.settings_check import check_environment, installed_components
+from max_otel.processors.in_process import (
+    AttributeRedactor,
+    RedactingLogRecordExporter,
+    RedactingSpanExporter,
+)
+from opentelemetry import trace
+from opentelemetry.metrics import get_meter_provider
+from opentelemetry.sdk._configuration import _OTelSDKConfigurator
+from opentelemetry.sdk._logs import LogRecordProcessor
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter
+from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+logger = logging.getLogger(__name__)
+
+
+def json_logs_enabled(env: Mapping[str, str]) -> bool:
+    """Whether ``MAX_OTEL_LOG_STDOUT`` asks for JSON logs on stdout (the default)."""
+    return (env.get(MAX_OTEL_LOG_STDOUT, "").strip().lower() or _DEFAULT_LOG_STDOUT) == "json"
+
+
+def span_redaction_enabled(env: Mapping[str, str]) -> bool:
+    """Whether ``MAX_OTEL_REDACT_SPANS`` leaves in-process span redaction on (the default)."""
+    return env.get(MAX_OTEL_REDACT_SPANS, "").strip().lower() not in FALSE_VALUES
+
+
+def span_export_processor(
+    redactor: AttributeRedactor | None, exporter_args: Mapping[type, Mapping[str, Any]]
+) -> Callable[[SpanExporter], SpanProcessor]:
+    """What the SDK calls with each configured span exporter: a batch processor over the
+    process-local exporter, behind the redactor (None: no redaction)."""
+
+    def build(exporter: SpanExporter) -> SpanProcessor:
+        cls = type(exporter)
+        wrapped: SpanExporter = ProcessLocalSpanExporter(
+            lambda: cls(**exporter_args.get(cls, {})), exporter
+        )
+        if redactor is not None:
+            wrapped = RedactingSpanExporter(wrapped, redactor)
+        return BatchSpanProcessor(wrapped)
+
+    return build
+
+
+def log_export_processor(
+    redactor: AttributeRedactor, exporter_args: Mapping[type, Mapping[str, Any]]
+) -> Callable[[LogRecordExporter], LogRecordProcessor]:
+    """What the SDK calls with each configured log exporter (always redacted)."""
+
+    def build(exporter: LogRecordExporter) -> LogRecordProcessor:
+        cls = type(exporter)
+        local = ProcessLocalLogRecordExporter(lambda: cls(**exporter_args.get(cls, {})), exporter)
+        return BatchLogRecordProcessor(RedactingLogRecordExporter(local, redactor))
+
+    return build
+
+
+def configure_logging(
+    env: Mapping[str, str], redactor: AttributeRedactor, policy: BaggagePolicy
+) -> None:
+    """Root level, JSON stdout handler and the exporter-error filters."""
+    quiet_repeated_export_errors()
+    explicit_level = env.get(MAX_OTEL_LOG_LEVEL, "").strip()
+    json_logs = json_logs_enabled(env)
+    if explicit_level or json_logs:
+        level = level_number(explicit_level or _DEFAULT_LOG_LEVEL)
+        logging.getLogger().setLevel(level if level is not None else logging.INFO)
+    if json_logs:
+        resource = getattr(trace.get_tracer_provider(), "resource", None)
+        attributes = resource.attributes if resource is not None else {}
+        service = str(attributes.get(SERVICE_NAME, "unknown_service"))
+        install_stdout_handler(JsonLogFormatter(service, redactor, policy))
+
+
+class MaxOtelConfigurator(_OTelSDKConfigurator):
+    """``_OTelSDKConfigurator`` with Max's processors, exporter wrappers and logging."""
+
+    def _configure(self, **kwargs: Any) -> None:
+        env = os.environ
+        for problem in check_environment(env, installed_components()):
+            logger.warning(problem)
+        policy = BaggagePolicy.from_environment(env)
+        redactor = build_redactor(env)
+        open_spans = OpenSpans()
+        exporter_args = kwargs.get("exporter_args_map") or {}
+        kwargs.setdefault("resource_attributes", {})
+        kwargs["resource_attributes"] = {
+            **resource_defaults(env, sys.argv),
+            **kwargs["resource_attributes"],
+        }
+        kwargs["span_processors"] = [
+            ConversationBaggageSpanProcessor(policy),
+            open_spans,
+            *(kwargs.get("span_processors") or []),
+        ]
+        kwargs["log_record_processors"] = [
+            ConversationBaggageLogProcessor(policy),
+            *(kwargs.get("log_record_processors") or []),
+        ]
+        kwargs.setdefault(
+            "export_span_processor",
+            span_export_processor(redactor if span_redaction_enabled(env) else None, exporter_args),
+        )
+        kwargs.setdefault(
+            "export_log_record_processor", log_export_processor(redactor, exporter_args)
+        )
+        super()._configure(**kwargs)
+
+        # MeterProvider keeps its readers in ``_metric_readers`` (SDK pinned exactly).
+        make_metric_readers_process_local(getattr(get_meter_provider(), "_metric_readers", ()))
+        abort_retries_at_exit()
+        flush_on_sigterm()
+        install_conversation_propagator(policy)
+        configure_binding(policy, open_spans)
+        configure_logging(env, redactor, policy)
