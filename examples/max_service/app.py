@@ -36,6 +36,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from max_otel.instrumentation import conversation as bind_conversation
 from max_otel.instrumentation.health import health_router
 from max_otel.instrumentation.metrics import observe_dependencies, observe_process
 from sqlalchemy import text
@@ -138,14 +139,18 @@ def whatsapp_webhook(
         conversation, _created = conversations.find_or_create(
             session, item.phone, item.customer_name
         )
-        message = conversations.save_inbound(session, conversation, item)
-        if conversation.status == STATUS_QUEUED:
-            triage_conversation.delay(str(conversation.id))
-        realtime.push(
-            conversation.id,
-            "message.received",
-            {"message_id": str(message.id), "text": item.text},
-        )
+        # The webhook names no conversation: bind it as soon as it is known, so the rest of
+        # the request, the triage task and the realtime push carry its id (the distro gives
+        # it to the spans that ended before, the lookup and the INSERT, when the request ends).
+        with bind_conversation(conversation.id):
+            message = conversations.save_inbound(session, conversation, item)
+            if conversation.status == STATUS_QUEUED:
+                triage_conversation.delay(str(conversation.id))
+            realtime.push(
+                conversation.id,
+                "message.received",
+                {"message_id": str(message.id), "text": item.text},
+            )
         if conversation.id not in conversation_ids:
             conversation_ids.append(conversation.id)
         message_ids.append(message.id)

@@ -136,11 +136,6 @@ def test_conversation_id_is_on_every_span_of_the_conversations_traces(
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(
-    strict=True,
-    reason="the webhook names no conversation: the API finds or creates it while handling the "
-    "message, and the sample service binds nothing (see docs/demo.md)",
-)
 def test_inbound_message_trace_carries_conversation_id(
     conversations: list[ConversationTraces],
 ) -> None:

@@ -10,12 +10,16 @@ SDK's own configurator (``_OTelSDKConfigurator``, private API: the SDK is pinned
    the service has no name);
 3. adds ``ConversationBaggageSpanProcessor`` and ``OpenSpans`` to the tracer provider and
    ``ConversationBaggageLogProcessor`` to the logger provider;
-4. wraps each exporter: re-created in each forked process (``process_local``), and behind a
+4. holds each trace's ended spans until its local root ends, to give them the root's
+   ``conversation_id`` (``conversation_backfill``); wraps each exporter: re-created in each
+   forked process (``process_local``), and behind a
    ``RedactingSpanExporter``/``RedactingLogRecordExporter`` (spans unless
    ``MAX_OTEL_REDACT_SPANS=false``), so PII never reaches an exporter unredacted;
 5. installs the validating baggage propagator (``X-Conversation-ID``, W3C limits);
 6. prints JSON logs on stdout (``MAX_OTEL_LOG_STDOUT``), redacted by the same redactor, and
-   keeps repeated exporter errors from flooding the output.
+   keeps repeated exporter errors from flooding the output;
+7. logs SQL statements slower than ``MAX_OTEL_SLOW_QUERY_THRESHOLD_MS`` as ``db.slow_query``
+   events on every SQLAlchemy engine (``slow_query_setup``; ``MAX_OTEL_SLOW_QUERY_LOGGING``).
 
 Usable without ``opentelemetry-instrument`` too::
 
@@ -36,6 +40,7 @@ from max_otel.instrumentation.baggage_processors import (
     ConversationBaggageSpanProcessor,
 )
 from max_otel.instrumentation.conversation import configure_binding
+from max_otel.instrumentation.conversation_backfill import ConversationBackfillSpanProcessor
 from max_otel.instrumentation.environment_variables import (
     _DEFAULT_LOG_LEVEL,
     _DEFAULT_LOG_STDOUT,
@@ -62,6 +67,7 @@ from max_otel.instrumentation.propagation import install_conversation_propagator
 from max_otel.instrumentation.redaction_setup import build_redactor
 from max_otel.instrumentation.resource_defaults import SERVICE_NAME, resource_defaults
 from max_otel.instrumentation.settings_check import check_environment, installed_components
+from max_otel.instrumentation.slow_query_setup import install_process_slow_query_logging
 from max_otel.processors.in_process import (
     AttributeRedactor,
     RedactingLogRecordExporter,
@@ -92,7 +98,8 @@ def span_export_processor(
     redactor: AttributeRedactor | None, exporter_args: Mapping[type, Mapping[str, Any]]
 ) -> Callable[[SpanExporter], SpanProcessor]:
     """What the SDK calls with each configured span exporter: a batch processor over the
-    process-local exporter, behind the redactor (None: no redaction)."""
+    process-local exporter, behind the redactor (None: no redaction), fed through the
+    ``conversation_id`` backfill (spans that ended before the id was bound get it)."""
 
     def build(exporter: SpanExporter) -> SpanProcessor:
         cls = type(exporter)
@@ -101,7 +108,7 @@ def span_export_processor(
         )
         if redactor is not None:
             wrapped = RedactingSpanExporter(wrapped, redactor)
-        return BatchSpanProcessor(wrapped)
+        return ConversationBackfillSpanProcessor(BatchSpanProcessor(wrapped))
 
     return build
 
@@ -177,3 +184,4 @@ class MaxOtelConfigurator(_OTelSDKConfigurator):
         install_conversation_propagator(policy)
         configure_binding(policy, open_spans)
         configure_logging(env, redactor, policy)
+        install_process_slow_query_logging(env, redactor)

@@ -52,6 +52,16 @@ MAX_OTEL_ASGI_EXCLUDE_SPANS = "MAX_OTEL_ASGI_EXCLUDE_SPANS"
 """Comma-separated ASGI internal spans not to record: ``receive``, ``send``, both (default:
 ``receive,send``, which halves the spans of a simple request) or empty to record both."""
 
+MAX_OTEL_SLOW_QUERY_LOGGING = "MAX_OTEL_SLOW_QUERY_LOGGING"
+"""``true`` (default) logs every SQL statement slower than ``MAX_OTEL_SLOW_QUERY_THRESHOLD_MS``
+(default 1000) as a ``db.slow_query`` event, on every SQLAlchemy engine of the process
+(``max_otel.instrumentation.slow_queries``). ``false`` installs nothing."""
+
+MAX_OTEL_SLOW_QUERY_THRESHOLD_MS = "MAX_OTEL_SLOW_QUERY_THRESHOLD_MS"
+"""Statements taking at least this many milliseconds are logged as ``db.slow_query``; read by
+``max_otel.instrumentation.slow_queries`` (repeated here so this module lists every variable).
+Default: 1000."""
+
 MAX_OTEL_PSEUDONYM_KEY = "MAX_OTEL_PSEUDONYM_KEY"
 """Secret (at least 32 characters) used to pseudonymise phone numbers and other identifiers,
 the same in every service. When missing, the process still runs: such values are masked
@@ -70,6 +80,7 @@ _DEFAULT_REDACT_SPANS = True
 _DEFAULT_LOG_STDOUT = "json"
 _DEFAULT_LOG_LEVEL = "INFO"
 _DEFAULT_ASGI_EXCLUDE_SPANS = ("receive", "send")
+_DEFAULT_SLOW_QUERY_LOGGING = True
 
 OTEL_DEFAULTS: dict[str, str] = {
     "OTEL_TRACES_EXPORTER": "otlp",

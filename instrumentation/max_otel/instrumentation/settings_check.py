@@ -32,6 +32,7 @@ from max_otel.instrumentation.environment_variables import (
     MAX_OTEL_LOG_LEVEL,
     MAX_OTEL_LOG_STDOUT,
     MAX_OTEL_REDACT_SPANS,
+    MAX_OTEL_SLOW_QUERY_LOGGING,
     OTEL_DEFAULTS,
     TRUE_VALUES,
 )
@@ -205,6 +206,7 @@ def _checks(env: Mapping[str, str], installed: InstalledComponents) -> list[tupl
         (MAX_OTEL_LOG_LEVEL, _log_level),
         (MAX_OTEL_BAGGAGE_KEYS, _baggage_keys),
         (MAX_OTEL_ASGI_EXCLUDE_SPANS, _asgi_spans),
+        (MAX_OTEL_SLOW_QUERY_LOGGING, _boolean),
     ]
     return checks
 
