@@ -96,9 +96,7 @@ def _show_conversation(item: ConversationTraces, jaeger: JaegerApi, full: bool) 
     if item.inbound is not None:
         covered = len(item.inbound.spans) - len(spans_without(item.inbound, CONVERSATION_ID))
         print(f"  ({CONVERSATION_ID} on {covered}/{len(item.inbound.spans)} spans of the inbound")
-        print(
-            "   message: the webhook names no conversation; the API creates it while handling it)"
-        )
+        print("   message, bound by the webhook once it found the conversation)")
     print(f"  Other traces with {CONVERSATION_ID}={run.conversation_id}:")
     print("\n".join(_trace_line(t, jaeger) for t in traces if t not in (item.inbound, reply)))
 
