@@ -92,12 +92,17 @@ def _replica(stack: LocalStack, name: str, host: str, port: str, metrics_port: i
     """A processor component like the stack's own, on ``host:port``, one worker."""
     processor = stack.component("processor")
     argv = list(processor.argv)
-    argv[argv.index("--listen") + 1] = f"{host}:{port}"
-    env = {
-        **processor.env,
-        "MAX_OTEL_PROCESSOR_WORKERS": "1",
-        "MAX_OTEL_PROCESSOR_METRICS_LISTEN": f"127.0.0.1:{metrics_port}",
+    flags = {
+        "--listen": f"{host}:{port}",
+        "--workers": "1",
+        "--metrics-listen": f"127.0.0.1:{metrics_port}",
     }
+    for flag, value in flags.items():
+        if flag in argv:
+            argv[argv.index(flag) + 1] = value
+        else:
+            argv += [flag, value]
+    env = dict(processor.env)
     address = f"{host}:{port}"
     return Component(name, argv, env, lambda: grpc_serving(address), f"replica {name} on {address}")
 
