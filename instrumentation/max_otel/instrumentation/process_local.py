@@ -73,14 +73,10 @@ class _PerProcess(Generic[E]):
         return self._exporter if self._pid == os.getpid() else None
 
 
-class ProcessLocalSpanExporter(SpanExporter):
-    """A ``SpanExporter`` re-created by ``factory`` in each process that uses it."""
+class _ClosesWhatItBuilt:
+    """``shutdown``/``force_flush`` reach the exporter only in the process that built it."""
 
-    def __init__(self, factory: Callable[[], SpanExporter], exporter: SpanExporter | None = None):
-        self._exporters = _PerProcess(factory, exporter)
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        return self._exporters.current().export(spans)
+    _exporters: _PerProcess[Any]
 
     def shutdown(self) -> None:
         exporter = self._exporters.built_here()
@@ -89,10 +85,21 @@ class ProcessLocalSpanExporter(SpanExporter):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         exporter = self._exporters.built_here()
-        return True if exporter is None else exporter.force_flush(timeout_millis)
+        return True if exporter is None else bool(exporter.force_flush(timeout_millis))
 
 
-class ProcessLocalLogRecordExporter(LogRecordExporter):
+class ProcessLocalSpanExporter(_ClosesWhatItBuilt, SpanExporter):
+    """A ``SpanExporter`` re-created by ``factory`` in each process that uses it."""
+
+    def __init__(self, factory: Callable[[], SpanExporter], exporter: SpanExporter | None = None):
+        self._exporters = _PerProcess(factory, exporter)
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        result: SpanExportResult = self._exporters.current().export(spans)
+        return result
+
+
+class ProcessLocalLogRecordExporter(_ClosesWhatItBuilt, LogRecordExporter):
     """A ``LogRecordExporter`` re-created by ``factory`` in each process that uses it."""
 
     def __init__(
@@ -101,16 +108,8 @@ class ProcessLocalLogRecordExporter(LogRecordExporter):
         self._exporters = _PerProcess(factory, exporter)
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        return self._exporters.current().export(batch)
-
-    def shutdown(self) -> None:
-        exporter = self._exporters.built_here()
-        if exporter is not None:
-            exporter.shutdown()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        exporter = self._exporters.built_here()
-        return True if exporter is None else exporter.force_flush(timeout_millis)
+        result: LogRecordExportResult = self._exporters.current().export(batch)
+        return result
 
 
 class ProcessLocalMetricExporter(MetricExporter):
