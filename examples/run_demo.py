@@ -84,11 +84,14 @@ def _show_conversation(item: ConversationTraces, jaeger: JaegerApi, full: bool) 
     ``full``, everything else one line per trace."""
     run = item.run
     print(f"\nConversation {run.conversation_id}  ({run.customer.name}, {run.customer.phone})")
-    traces = ([item.inbound] if item.inbound else []) + list(item.tagged)
+    # the inbound trace is also among the tagged ones now that it carries conversation_id
+    unique = {t.trace_id: t for t in ([item.inbound] if item.inbound else []) + list(item.tagged)}
+    traces = list(unique.values())
     if not full:
         print("\n".join(_trace_line(trace, jaeger) for trace in traces))
         return
     reply = next((t for t in item.tagged if WORKER_SERVICE in t.services), None)
+    shown = {t.trace_id for t in (item.inbound, reply) if t is not None}
     for label, trace in (("Inbound message", item.inbound), ("Agent reply", reply)):
         if trace is not None:
             print(f"  {label}: {jaeger.ui_link(trace.trace_id)}")
@@ -98,7 +101,7 @@ def _show_conversation(item: ConversationTraces, jaeger: JaegerApi, full: bool) 
         print(f"  ({CONVERSATION_ID} on {covered}/{len(item.inbound.spans)} spans of the inbound")
         print("   message, bound by the webhook once it found the conversation)")
     print(f"  Other traces with {CONVERSATION_ID}={run.conversation_id}:")
-    print("\n".join(_trace_line(t, jaeger) for t in traces if t not in (item.inbound, reply)))
+    print("\n".join(_trace_line(t, jaeger) for t in traces if t.trace_id not in shown))
 
 
 def _show_redacted_values(found: list[ConversationTraces]) -> None:
