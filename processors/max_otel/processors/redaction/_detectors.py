@@ -12,20 +12,20 @@ boundaries that need no validator are RE2 ``\b`` assertions.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from max_otel.processors.redaction import _validators as check
 from max_otel.processors.redaction._search import Searcher
 from max_otel.processors.redaction._validators import Validator
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(NamedTuple):
     """Bytes ``start:end`` of the text are replaced by ``replacement`` (counted under
     ``rule``). A finding whose replacement equals the original *claims* its span: no other
-    detector redacts inside it (a URL whose credentials are already ``REDACTED``)."""
+    detector redacts inside it (a URL whose credentials are already ``REDACTED``). A named
+    tuple: made for every match, so it must be cheap to build."""
 
     start: int
     end: int
@@ -41,7 +41,7 @@ class Detector(Protocol):
     pattern: str
     protect: bool  # findings inside protected spans (UUIDs, ids, timestamps) are dropped
 
-    def find(self, data: bytes) -> Iterator[Finding]: ...
+    def find(self, data: bytes) -> Iterable[Finding]: ...
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class BuiltinDetector:
     validate: Validator | None = None
     group: int = 0  # redact only this group (0 = whole match), e.g. the token after Bearer
     protect: bool = False  # may match inside UUIDs, hex ids, timestamps, pseudonyms
+    grouped: bool = False  # digit groups: may be cut back before a finding it runs into
 
 
 class RegexDetector:
@@ -68,9 +69,11 @@ class RegexDetector:
         group: int = 0,
         skip: Callable[[bytes], bool] | None = None,
         protect: bool = True,
+        grouped: bool = False,
     ) -> None:
         self.name = name
         self.protect = protect
+        self.grouped = grouped
         self.pattern = pattern
         self._searcher = Searcher(pattern)
         self._replace = replace
@@ -78,24 +81,46 @@ class RegexDetector:
         self._group = group
         self._skip = skip
 
-    def find(self, data: bytes) -> Iterator[Finding]:
+    def find(self, data: bytes) -> list[Finding]:
+        found: list[Finding] = []
         position = 0
         size = len(data)
-        search, validate, skip = self._searcher.search, self._validate, self._skip
+        match, anchor = self._searcher.match, self._searcher.anchor
+        validate, skip = self._validate, self._skip
+        group, replace, name = self._group, self._replace, self.name
         while position <= size:
-            spans = search(data, position)
-            if spans is None:
-                return
+            spans = match(anchor, data, position, size)
             match_start = spans[0][0]
-            start, end = spans[self._group]
-            span = (start, end) if validate is None else validate(data, start, end)
-            if span is not None and skip is not None and skip(data[span[0] : span[1]]):
-                span = None
-            if span is None or span[0] == span[1]:
+            if match_start < 0:
+                return found
+            start, end = spans[group]
+            if validate is not None:
+                span = validate(data, start, end)
+                if span is None:
+                    position = match_start + 1
+                    continue
+                start, end = span
+            if start == end or (skip is not None and skip(data[start:end])):
                 position = match_start + 1
                 continue
-            yield Finding(span[0], span[1], self.name, self._replace(data[span[0] : span[1]]))
-            position = max(span[1], match_start + 1)
+            found.append(Finding(start, end, name, replace(data[start:end])))
+            position = end if end > match_start else match_start + 1
+        return found
+
+    def shortened(self, data: bytes, start: int, end: int) -> Finding | None:
+        """For a ``grouped`` detector: the finding the validator makes of ``start:end``, a
+        prefix of one of this detector's findings cut where the next finding begins (a
+        phone running on into a card: ``+1200000000 5100 0000 0000 0008``); None if what
+        is left is not a finding, or the detector is not ``grouped``."""
+        if not self.grouped or self._validate is None:
+            return None
+        span = self._validate(data, start, end)
+        if span is None or span[0] == span[1] or span[1] > end:
+            return None
+        start, end = span
+        if self._skip is not None and self._skip(data[start:end]):
+            return None
+        return Finding(start, end, self.name, self._replace(data[start:end]))
 
 
 _PHONE_INTERNATIONAL = r"\+[1-9](?:[ .\-]?\(?[0-9]\)?){6,14}"
@@ -149,10 +174,12 @@ BUILTIN_DETECTORS: dict[str, BuiltinDetector] = {
     "whatsapp_id": BuiltinDetector(r"\b[0-9]{6,15}@(?:s\.whatsapp\.net|c\.us)\b", "phone"),
     "email_address": BuiltinDetector(_EMAIL, "email"),
     "phone_international": BuiltinDetector(
-        _PHONE_INTERNATIONAL, "phone", check.international_phone, protect=True
+        _PHONE_INTERNATIONAL, "phone", check.international_phone, protect=True, grouped=True
     ),
     "payment_card": BuiltinDetector(_CARD, "card", check.payment_card, protect=True),
-    "phone_national": BuiltinDetector(_PHONE_NATIONAL, "phone", check.national_phone, protect=True),
+    "phone_national": BuiltinDetector(
+        _PHONE_NATIONAL, "phone", check.national_phone, protect=True, grouped=True
+    ),
     "ip_address": BuiltinDetector(
         r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}", "ip", check.ipv4_address, protect=True
     ),

@@ -4,7 +4,10 @@
 ``keep`` (keep_keys), ``url`` / ``sql`` / ``text`` (structured keys), ``rule`` (a
 sensitive_keys rule, in order), ``keep`` (keep_key_patterns), else ``scan`` (value
 detectors). Decisions are cached in a dict (cleared when it holds ``cache_size`` keys, so
-hostile key cardinality costs time, never memory).
+hostile key cardinality costs time, never memory). The hot loops read that dict
+(``KeyClassifier.cache``) directly and compare decisions by identity: every ``keep``,
+``url``, ``sql``, ``text`` and ``scan`` decision is the module's one instance (``KEEP``,
+``URL``, ``SQL``, ``TEXT``, ``SCAN``), and each rule has one decision.
 """
 
 from __future__ import annotations
@@ -49,16 +52,17 @@ class KeyClassifier:
         self._rule_decisions = tuple(KeyDecision("rule", rule) for rule in self._rules)
         self._rule_set = _compile_set([rule.pattern for rule in self._rules])
         self._keep_set = _compile_set(list(rules.keep_key_patterns))
-        self._cache: dict[str, KeyDecision] = {}
+        self.cache: dict[str, KeyDecision] = {}
+        """Key -> decision, for lookups without a call; filled by calling the classifier."""
         self._cache_size = cache_size
 
     def __call__(self, key: str) -> KeyDecision:
-        decision = self._cache.get(key)
+        decision = self.cache.get(key)
         if decision is None:
             decision = self._decide(normalise_key(key))
-            if len(self._cache) >= self._cache_size:
-                self._cache.clear()
-            self._cache[key] = decision
+            if len(self.cache) >= self._cache_size:
+                self.cache.clear()
+            self.cache[key] = decision
         return decision
 
     def _decide(self, normalised: str) -> KeyDecision:

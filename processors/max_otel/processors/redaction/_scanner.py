@@ -19,8 +19,9 @@ an SQL statement's leading and body keywords.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import re2
 from max_otel.processors.redaction._search import Searcher
@@ -95,12 +96,11 @@ def relax(pattern: str, *, key: bool = False) -> str:
     return "".join(out)
 
 
-@dataclass(frozen=True, slots=True)
-class ScanResult:
-    """What the scan saw: indices of detectors that may match, whether the pair detector
-    (sensitive key in the text), a URL and SQL keywords were seen."""
+class ScanResult(NamedTuple):
+    """What the scan saw: indices of detectors that may match (increasing), whether the
+    pair detector (sensitive key in the text), a URL and SQL keywords were seen."""
 
-    detectors: frozenset[int]
+    detectors: tuple[int, ...]
     keys: bool  # a sensitive key name or a trigger: run the pair and URL detectors
     url: bool
     sql: bool
@@ -108,6 +108,12 @@ class ScanResult:
     @property
     def anything(self) -> bool:
         return bool(self.detectors) or self.keys or self.sql
+
+
+NOTHING = ScanResult((), False, False, False)
+"""The scan of a text in which no pattern matched."""
+
+_DETECTOR, _STRUCTURE, _SQL_START, _SQL_BODY, _URL = range(5)
 
 
 class PiiScanner:
@@ -128,13 +134,20 @@ class PiiScanner:
         self._set = re2.Set.SearchSet(_options())
         for pattern in relaxed:
             self._set.Add(pattern)
-        self._trigger = len(relaxed)
         for pattern in (*_TRIGGERS, *keys):
             self._set.Add(pattern)
-        self._sql_start = self._set.Add(SQL_START)
-        self._sql_body = self._set.Add(SQL_BODY)
-        self._url = self._set.Add(url_pattern)
+        self._set.Add(SQL_START)
+        self._set.Add(SQL_BODY)
+        self._set.Add(url_pattern)
         self._set.Compile()
+        # what each index of the set stands for, in the order added above
+        self._kinds = (
+            [_DETECTOR] * len(relaxed)
+            + [_STRUCTURE] * (len(_TRIGGERS) + len(keys))
+            + [_SQL_START, _SQL_BODY, _URL]
+        )
+        raw = getattr(self._set, "_set", None)  # skip the wrapper when it is there
+        self._match = raw.Match if raw is not None and hasattr(raw, "Match") else self._set.Match
         self._any = _alternation([*relaxed, *_TRIGGERS, *keys, SQL_START], _options())
 
     @staticmethod
@@ -144,18 +157,90 @@ class PiiScanner:
 
     def scan(self, data: bytes) -> ScanResult:
         """What ``data`` (UTF-8 text or any bytes) may contain."""
-        matched = self._set.Match(data + b"\0" + data.translate(KEY_BYTES)) or ()
-        trigger, sql_start = self._trigger, self._sql_start
-        detectors = frozenset(index for index in matched if index < trigger)
-        structure = any(trigger <= index < sql_start for index in matched)
-        sql = sql_start in matched and self._sql_body in matched
-        return ScanResult(detectors, structure, self._url in matched, sql)
+        matched = self._match(data + b"\0" + data.translate(KEY_BYTES))
+        if not matched:
+            return NOTHING
+        kinds = self._kinds
+        detectors: list[int] = []
+        structure = sql_start = sql_body = url = False
+        for index in matched:
+            kind = kinds[index]
+            if kind == _DETECTOR:
+                detectors.append(index)
+            elif kind == _STRUCTURE:
+                structure = True
+            elif kind == _SQL_START:
+                sql_start = True
+            elif kind == _SQL_BODY:
+                sql_body = True
+            else:
+                url = True
+        detectors.sort()
+        return ScanResult(tuple(detectors), structure, url, sql_start and sql_body)
 
     def first_hit(self, buffer: bytes, position: int = 0) -> int:
         """Start of the first possible match in the scan ``buffer`` at or after
         ``position``, -1 if none. ``scan(x).anything`` implies ``first_hit(buffer(x)) >= 0``."""
         spans = self._any.search(buffer, position)
         return -1 if spans is None else spans[0][0]
+
+    def locate_texts(self, texts: Sequence[str]) -> list[int]:
+        """``locate`` for text: the indices of ``texts`` in which the scan finds something
+        (their UTF-8 bytes joined by ``\\0``)."""
+        joined = "\0".join(texts)
+        if joined.isascii():
+            return self.locate(joined.encode("ascii"), list(map(len, texts)))
+        encoded = [text.encode("utf-8", "surrogatepass") for text in texts]
+        return self.locate(b"\0".join(encoded), list(map(len, encoded)))
+
+    def locate(self, data: bytes, lengths: Sequence[int]) -> list[int]:
+        """Indices, in increasing order, of the ``\\0``-joined pieces of ``data`` (of
+        ``lengths``) in which a possible match starts, in either half of the scan buffer.
+
+        One search per piece found, plus one or two: after a hit the search jumps to the
+        next piece, and in the key half to the next piece not found yet (a buffer in which
+        every piece is found in the first half is not searched any further).
+        """
+        count = len(lengths)
+        match, anchor = self._any.match, self._any.anchor
+        buffer = data + b"\0" + data.translate(KEY_BYTES)
+        size = len(buffer)
+        hit = match(anchor, buffer, 0, size)[0][0]
+        if hit < 0 or not count:
+            return []
+        starts = []
+        position = 0
+        for length in lengths:
+            starts.append(position)
+            position += length + 1
+        found = [False] * count
+        last = count - 1
+        middle = len(data) + 1
+        while hit < middle:  # the value half: every piece in turn
+            index = min(bisect_right(starts, hit) - 1, last)
+            found[index] = True
+            if index < last:
+                position = starts[index + 1]
+            elif all(found):
+                return list(range(count))
+            else:
+                position = middle + starts[found.index(False)]
+            hit = match(anchor, buffer, position, size)[0][0]
+            if hit < 0:
+                return [index for index, seen in enumerate(found) if seen]
+        following = 0
+        while True:  # the key half: only the pieces not found yet
+            index = min(bisect_right(starts, hit - middle) - 1, last)
+            found[index] = True
+            following = max(following, index + 1)
+            while following < count and found[following]:
+                following += 1
+            if following == count:
+                break
+            hit = match(anchor, buffer, middle + starts[following], size)[0][0]
+            if hit < 0:
+                break
+        return [index for index, seen in enumerate(found) if seen]
 
     def might_match(self, data: bytes) -> bool:
         """False only if no detector, trigger, key pattern or SQL keyword can be in data."""

@@ -17,10 +17,15 @@ Spans = list[tuple[int, int]]
 
 
 class Searcher:
-    """``search(data, position)`` -> spans of the leftmost match at or after ``position``."""
+    """``search(data, position)`` -> spans of the leftmost match at or after ``position``.
+
+    The hottest loops call ``match(anchor, data, position, len(data))`` instead: the RE2
+    call itself (or the same through the public API), spans always returned, the first
+    ``(-1, -1)`` when nothing matched; ``anchor`` is ``Searcher.anchor``.
+    """
 
     def __init__(
-        self, pattern: str, options: re2.Options | None = None, *, fast: bool = True
+        self, pattern: str | bytes, options: re2.Options | None = None, *, fast: bool = True
     ) -> None:
         self.pattern = pattern
         self.regexp = re2.compile(pattern, options)
@@ -28,15 +33,23 @@ class Searcher:
         raw = getattr(self.regexp, "_regexp", None)
         anchor = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
         self._raw: Callable[[object, bytes, int, int], Spans] | None = None
+        self.anchor: object = anchor
+        self.match: Callable[[object, bytes, int, int], Spans] = self._public_match
         if fast and raw is not None and anchor is not None and hasattr(raw, "Match"):
             self._raw = raw.Match
-            self._anchor = anchor
+            self.match = raw.Match
 
     def search(self, data: bytes, position: int = 0) -> Spans | None:
         if self._raw is not None:
-            spans = self._raw(self._anchor, data, position, len(data))
+            spans = self._raw(self.anchor, data, position, len(data))
             return None if spans[0][0] < 0 else spans
         match = self.regexp.search(data, position)
         if match is None:
             return None
+        return [match.span(group) for group in range(self._groups + 1)]
+
+    def _public_match(self, anchor: object, data: bytes, position: int, end: int) -> Spans:
+        match = self.regexp.search(data, position, end)
+        if match is None:
+            return [(-1, -1)]
         return [match.span(group) for group in range(self._groups + 1)]

@@ -4,7 +4,9 @@ Applied to ``db.statement`` / ``db.query.text`` and to text that looks like SQL 
 with SELECT/INSERT/UPDATE/DELETE/UPSERT/MERGE and has FROM/INTO/SET/VALUES/WHERE).
 Placeholders (``?``, ``$1``, ``%s``, ``%(name)s``, ``:name``), identifiers (plain or
 quoted), comments and pseudonyms already made are kept; an unterminated string literal
-(a truncated statement) is replaced up to the end. One RE2 tokenising pass, linear in the statement.
+(a truncated statement) is replaced up to the end. One RE2 tokenising pass, linear in the
+statement, preceded by one RE2 search that skips it for statements that cannot hold a
+literal (parameterised ones: ``WHERE id = %(id_1)s LIMIT %(param_1)s``).
 
     SELECT * FROM contacts WHERE phone = '+14155550123' LIMIT 10
     SELECT * FROM contacts WHERE phone = ? LIMIT ?
@@ -16,10 +18,11 @@ from collections import Counter
 
 import re2
 from max_otel.processors.redaction._pseudonym import PSEUDONYM_PATTERN
+from max_otel.processors.redaction._search import Searcher
 
 SQL_LITERAL = "sql_literal"
 
-_TOKEN = re2.compile(
+_TOKEN = Searcher(
     "|".join(
         (
             rf"(--[^\n]*|/\*[\s\S]*?\*/|{PSEUDONYM_PATTERN})",  # 1 comment, pseudonym: kept
@@ -42,20 +45,57 @@ def looks_like_sql(data: bytes) -> bool:
     return _SQL_LOOKING.search(data) is not None
 
 
+def _latin1() -> re2.Options:
+    options = re2.Options()
+    options.encoding = re2.Options.Encoding.LATIN1  # one byte, one character
+    return options
+
+
+_MAY_HOLD_LITERAL = Searcher(
+    "|".join(
+        (
+            r"'|\$\$",  # a string literal needs one of these
+            # A number token starts with a digit (or "." and a digit). The byte before it is
+            # not a letter, digit, "_" or "$" (those would have started another token that
+            # runs on over the digit), unless it ends a token that stops before a digit:
+            r"\A\.?[0-9]|[^A-Za-z0-9_$][0-9]",
+            rf"(?:%s|\)s|{PSEUDONYM_PATTERN})[0-9]",  # %s, %(name)s, a pseudonym
+        )
+    ).encode("ascii"),  # a Latin-1 pattern is given as bytes
+    _latin1(),
+)
+"""False positives are fine (the tokeniser decides); a statement it misses must have no
+literal: ``tests/processors/redaction/test_sql_prefilter.py`` checks that on random SQL."""
+
+
 def scrub_sql(data: bytes, hits: Counter[str]) -> bytes:
     """``data`` (UTF-8 SQL) with every string and numeric literal replaced by ``?``."""
+    if _MAY_HOLD_LITERAL.search(data) is None:
+        return data
+    return replace_literals(data, hits)
+
+
+def replace_literals(data: bytes, hits: Counter[str]) -> bytes:
+    """``scrub_sql`` without the quick check: the tokenising pass itself."""
     out = bytearray()
     position = 0
     replaced = 0
-    for match in _TOKEN.finditer(data):
-        if match.start(2) < 0 and match.start(6) < 0:
-            continue
-        out += data[position : match.start()]
-        out += b"?"
-        position = match.end()
-        replaced += 1
+    match, anchor, size = _TOKEN.match, _TOKEN.anchor, len(data)
+    while position < size:
+        spans = match(anchor, data, position, size)
+        start, end = spans[0]
+        if start < 0:
+            break
+        if spans[2][0] >= 0 or spans[6][0] >= 0:
+            out += data[position:start]
+            out += b"?"
+            position = end
+            replaced += 1
+        else:
+            out += data[position:end]
+            position = end
     if not replaced:
         return data
     out += data[position:]
-    hits[SQL_LITERAL] += replaced
+    hits[SQL_LITERAL] = hits.get(SQL_LITERAL, 0) + replaced
     return bytes(out)

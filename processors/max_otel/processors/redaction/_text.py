@@ -12,15 +12,19 @@
    letter), ISO-8601 dates and timestamps;
 4. overlaps are resolved: the earliest, then longest, then highest-priority finding wins
    (pairs, then URLs, then detectors in catalogue order); one that sticks out of the winner
-   is merged into it and the union is masked, so no fragment of a secret survives.
+   is merged into it and the union is masked, so no fragment of a secret survives; except
+   that a phone whose trailing digit groups run into the next finding (a card in
+   ``+1200000000 5100 0000 0000 0008``) is cut back before it when what is left is still a
+   phone, and both are redacted on their own.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from operator import itemgetter
 
-from max_otel.processors.redaction._detectors import Detector, Finding
+from max_otel.processors.redaction._detectors import Detector, Finding, RegexDetector
 from max_otel.processors.redaction._pseudonym import PSEUDONYM_PATTERN
 from max_otel.processors.redaction._scanner import PiiScanner, ScanResult
 from max_otel.processors.redaction._search import Searcher
@@ -47,11 +51,11 @@ def protected_spans(data: bytes) -> list[tuple[int, int]]:
     """Spans that no detector may redact *inside*: pseudonyms, UUIDs, ids, timestamps."""
     spans: list[tuple[int, int]] = []
     position = 0
+    match, anchor, size = _PROTECTED.match, _PROTECTED.anchor, len(data)
     while True:
-        found = _PROTECTED.search(data, position)
-        if found is None:
+        start, end = match(anchor, data, position, size)[0]
+        if start < 0:
             return spans
-        start, end = found[0]
         position = end if end > start else start + 1
         chunk = data[start:end]
         if len(chunk) in (16, 32) and chunk.isalnum():
@@ -69,7 +73,7 @@ class TextScrubber:
     def __init__(
         self,
         scanner: PiiScanner,
-        detectors: Sequence[Detector],
+        detectors: Sequence[RegexDetector],
         structural: Sequence[Detector],
         url: Detector | None,
         mask_text: str,
@@ -115,9 +119,9 @@ class TextScrubber:
             position = finding.end
             replaced = True
             if finding.rule:
-                hits[finding.rule] += 1
+                hits[finding.rule] = hits.get(finding.rule, 0) + 1  # no __missing__ call
             for name, count in finding.extra:
-                hits[name] += count
+                hits[name] = hits.get(name, 0) + count
         if not replaced:
             return current
         out += current[position:]
@@ -130,34 +134,63 @@ class TextScrubber:
 
     def _resolve(self, data: bytes, scan: ScanResult, pairs: bool = True) -> list[Finding]:
         candidates: list[tuple[int, int, int, Finding]] = []
+        add = candidates.append
         if scan.keys and pairs:
-            for priority, detector in enumerate(self._structural):
-                candidates.extend((f.start, -f.end, priority, f) for f in detector.find(data))
+            for priority, structural in enumerate(self._structural):
+                for f in structural.find(data):
+                    add((f.start, -f.end, priority, f))
         protect = bool(candidates)
         if self._url is not None and scan.url:
-            candidates.extend((f.start, -f.end, 50, f) for f in self._url.find(data))
-        for index in sorted(scan.detectors):
-            detector = self._detectors[index]
-            before = len(candidates)
-            candidates.extend((f.start, -f.end, 100 + index, f) for f in detector.find(data))
-            protect = protect or (detector.protect and len(candidates) > before)
+            for f in self._url.find(data):
+                add((f.start, -f.end, 50, f))
+        detectors = self._detectors
+        for index in scan.detectors:
+            detector = detectors[index]
+            found = detector.find(data)
+            if found:
+                protect = protect or detector.protect
+                for f in found:
+                    add((f.start, -f.end, 100 + index, f))
         if not candidates:
             return []
         if protect:
             protected = protected_spans(data)
             if protected:
                 candidates = [c for c in candidates if not _inside(c[3], protected)]
-        candidates.sort(key=lambda c: c[:3])
+        if len(candidates) < 2:
+            return [c[3] for c in candidates]
+        candidates.sort(key=_ORDER)
         chosen: list[Finding] = []
-        for _, _, _, finding in candidates:
+        last_priority = -1  # of chosen[-1]; -1 after a merge
+        for _, _, priority, finding in candidates:
             if chosen and finding.start < chosen[-1].end:
                 last = chosen[-1]
                 if finding.end > last.end:
+                    shortened = self._shortened(data, last, last_priority, finding.start)
+                    if shortened is not None:
+                        chosen[-1] = shortened
+                        chosen.append(finding)
+                        last_priority = priority
+                        continue
                     rule = last.rule or finding.rule or OVERLAP
                     chosen[-1] = Finding(last.start, finding.end, rule, self._mask)
+                    last_priority = -1
                 continue
             chosen.append(finding)
+            last_priority = priority
         return chosen
+
+    def _shortened(self, data: bytes, last: Finding, priority: int, end: int) -> Finding | None:
+        """``last`` (found by the detector of ``priority``) cut back to end by ``end``,
+        if it is a phone and what is left is still one."""
+        index = priority - 100
+        if 0 <= index < len(self._detectors):
+            return self._detectors[index].shortened(data, last.start, end)
+        return None
+
+
+_ORDER = itemgetter(0, 1, 2)
+"""Candidates sort by start, then longest, then priority (never by the finding itself)."""
 
 
 def _inside(finding: Finding, spans: list[tuple[int, int]]) -> bool:

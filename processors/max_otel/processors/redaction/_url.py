@@ -8,7 +8,9 @@
   rule (pseudonymise: the pseudonym; mask, length, drop: ``REDACTED``);
 - every other path segment, query value and the fragment are percent-decoded and scrubbed
   by the text detectors (``/customers/+14155550123/messages`` ->
-  ``/customers/phone:k1:.../messages``); only changed parts are re-encoded.
+  ``/customers/phone:k1:.../messages``); only changed parts are re-encoded. The path's
+  segments are scanned together first (``PiiScanner.locate_texts``): only the segments
+  in which the scan finds something go to the detectors one by one.
 
 A URL that does not change comes back as the very same string. Accepts full URLs,
 ``http.target``-style paths with a query, and bare query strings (``url.query``).
@@ -17,7 +19,7 @@ A URL that does not change comes back as the very same string. Accepts full URLs
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from urllib.parse import quote, unquote, unquote_plus, urlsplit, urlunsplit
 
 import re2
@@ -41,8 +43,10 @@ class UrlScrubber:
         scrub_text: Callable[[str, Counter[str]], str],
         rule_text: Callable[[KeyRule, str], str],
         already_redacted: Callable[[str], bool],
+        locate: Callable[[Sequence[str]], list[int]],
     ) -> None:
         self._classify = classify
+        self._locate = locate
         self._sensitive = sensitive_params
         self._redacted = redacted_text
         self._scrub_text = scrub_text
@@ -76,7 +80,7 @@ class UrlScrubber:
         redacted = f"{self._redacted}:{self._redacted}" if ":" in userinfo else self._redacted
         if userinfo == redacted:
             return netloc
-        hits[URL_CREDENTIALS] += 1
+        hits[URL_CREDENTIALS] = hits.get(URL_CREDENTIALS, 0) + 1
         return f"{redacted}@{host}"
 
     def _scrub_path(self, path: str, hits: Counter[str]) -> str:
@@ -84,7 +88,10 @@ class UrlScrubber:
             return path
         segments = path.split("/")
         changed = False
-        for index, segment in enumerate(segments):
+        # A segment the scan passes over is one the detectors would leave alone, and
+        # without a %XX escape (the scan sees those) it is its own percent-decoding.
+        for index in self._locate(segments):
+            segment = segments[index]
             if segment:
                 scrubbed = self._scrub_part(segment, hits)
                 if scrubbed is not segment:
@@ -125,12 +132,12 @@ class UrlScrubber:
         if self._already_redacted(value):
             return raw_value
         if normalise_key(name) in self._sensitive:
-            hits[URL_QUERY_PARAM] += 1
+            hits[URL_QUERY_PARAM] = hits.get(URL_QUERY_PARAM, 0) + 1
             return self._redacted
         decision = self._classify(name)
         rule = decision.rule
         if rule is not None:
-            hits[rule.name] += 1
+            hits[rule.name] = hits.get(rule.name, 0) + 1
             if rule.action == "pseudonymise":
                 return quote(self._rule_text(rule, value), safe=_SAFE)
             return self._redacted

@@ -72,26 +72,27 @@ class ValueScrubber:
         return self.scrub(decision.route, value, hits, depth)
 
     def apply_rule(self, rule: KeyRule, value: object, hits: Counter[str], depth: int) -> object:
-        """``rule``'s action on ``value``; see the module docstring."""
+        """``rule``'s action on ``value``; see the module docstring. (Hits are counted with
+        ``get``: ``+=`` on a key a ``Counter`` lacks calls its ``__missing__``, slowly.)"""
         if value is None or isinstance(value, bool):
             return value
         replacements = self._replacements
         if rule.action == "drop":
-            hits[rule.name] += 1
+            hits[rule.name] = hits.get(rule.name, 0) + 1
             return DROP
         if isinstance(value, str):
             if replacements.already_redacted(value):
                 return value
-            hits[rule.name] += 1
+            hits[rule.name] = hits.get(rule.name, 0) + 1
             return replacements.rule_text(rule, value)
         if rule.action == "mask":
-            hits[rule.name] += 1
+            hits[rule.name] = hits.get(rule.name, 0) + 1
             return replacements.mask
         if isinstance(value, (int, float)):
-            hits[rule.name] += 1
+            hits[rule.name] = hits.get(rule.name, 0) + 1
             return replacements.rule_text(rule, str(value))
         if isinstance(value, (bytes, bytearray)):
-            hits[rule.name] += 1
+            hits[rule.name] = hits.get(rule.name, 0) + 1
             return replacements.rule_text(rule, decode(bytes(value))).encode("utf-8")
         if depth >= self._max_depth:
             hits[DEPTH_CAP] += 1
@@ -101,7 +102,7 @@ class ValueScrubber:
         if isinstance(value, (list, tuple)):
             items = [self.apply_rule(rule, item, hits, depth + 1) for item in value]
             return tuple(items) if isinstance(value, tuple) else items
-        hits[rule.name] += 1
+        hits[rule.name] = hits.get(rule.name, 0) + 1
         return replacements.mask
 
     def scrub(self, route: str, value: object, hits: Counter[str], depth: int) -> object:
