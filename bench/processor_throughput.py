@@ -1,6 +1,6 @@
 """Throughput and added latency of ``max-otel processor`` against a pass-through forwarder.
 
-Run (about 30 s on 2 cores)::
+Run (about 45 s on 2 cores)::
 
     .venv/bin/python bench/processor_throughput.py            # --duration 4 per scenario
 
@@ -20,7 +20,9 @@ latency (p50/p99 per batch) with one batch at a time. The added latency is the p
 minus the pass-through's. Beside wall-clock spans/s, each line gives spans per CPU-second of
 the server processes (from /proc): what one dedicated core would do, a figure that other
 load on a shared machine does not distort. Goals: mixed-load throughput >= 0.7 of
-pass-through, >= 30,000 spans/s all-PII on one worker, and more with two. Results and
+pass-through, >= 30,000 spans/s all-PII on one worker, and more with two. At the end,
+``processor_walk.py`` splits the processor's CPU per batch, in this process, between the
+validation parse, the engine's calls and the walker (``--no-walk`` skips it). Results and
 analysis: docs/processor.md.
 """
 
@@ -239,6 +241,9 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=4.0, help="seconds per scenario")
     parser.add_argument("--sink", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--passthrough", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--no-walk", action="store_true", help="skip the in-process CPU split (processor_walk.py)"
+    )
     arguments = parser.parse_args()
     if arguments.sink:
         asyncio.run(_sink(arguments.sink))
@@ -302,6 +307,11 @@ def main() -> int:
         f"{pii_one['spans_per_cpu_second']:,.0f} spans/CPU-s (goal >= 30,000); "
         f"2 workers / 1 worker: {scaling:.2f} on {os.cpu_count()} CPUs"
     )
+    if not arguments.no_walk:
+        print()
+        from processor_walk import measure, report
+
+        report(measure())
     print(f"run time {time.perf_counter() - started:.0f} s")
     return 0
 

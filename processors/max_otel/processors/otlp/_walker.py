@@ -1,315 +1,294 @@
-"""The wire-level walker behind the fast path: pre-filter, then decode only what is suspicious.
+"""The fast path's walk: one pre-filter call for a whole level of pieces, then only the
+suspicious pieces are parsed or redacted.
 
-A walker is a tree of handlers, one per protobuf field that can hold text
-(:mod:`max_otel.processors.otlp.fast` builds the trees for the three OTLP requests)::
+::
 
-    span = Message({5: TEXT, 9: ATTRIBUTE}, count_field=9, counted=True)
-    request = container({1: container({2: container({2: span})})})
-    new_bytes_or_none = request(Walk(engine), data, walk.hits)
+    new_bytes = Walk(engine).run(request_shape, data)   # data itself when nothing changed
 
-Contract of every handler: given a field's payload, return the new payload, ``DROPPED``, or
-``None`` when nothing changed; raise ``OtlpDecodeError`` on malformed bytes.
+Level by level (:mod:`max_otel.processors.otlp.fast` gives the shapes):
+
+1. upb parses the request with its shadow type: the containers are messages, every span
+   (log record, metric, resource, scope) stays bytes;
+2. the engine's pre-filter sees every piece of the level in one call
+   (``might_contain_pii_many``; one ``might_contain_pii`` call per piece for an engine
+   without it); a suspicious item is parsed with its shadow type, and its leaves
+   (attributes, names, bodies) and nested items make the next level;
+3. a suspicious leaf is redacted (:mod:`max_otel.processors.otlp._leaves`);
+4. at the end, each changed item gets its ``redaction.count`` and is serialized back into
+   its parent, deepest first; the request is serialized once.
+
+So a batch costs one pre-filter scan of its spans' text plus one of the suspicious spans'
+pieces, whatever their number, and Python touches only suspicious spans.
 """
 
 from __future__ import annotations
 
+import itertools
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from google.protobuf.message import DecodeError
-from max_otel.processors.otlp._wire import Field, encode_field, encode_varint, scan_fields
+from max_otel.processors.otlp._shadow import Leaf, Shape
+from max_otel.processors.otlp._wire import encode_field, encode_varint
 from max_otel.processors.otlp.errors import OtlpDecodeError
 from max_otel.processors.otlp.pieces import (
     DROPPED,
     REDACTION_COUNT_KEY,
     RedactionEngine,
     counted_key_value,
-    redact_body,
-    redact_key_value,
-    redact_text_field,
 )
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 # A serialized KeyValue whose key is "redaction.count" starts with these bytes.
 _COUNT_PREFIX = encode_field(1, REDACTION_COUNT_KEY.encode())
 
+# A group of at least _SAMPLE_FROM items is sampled first: when _MOSTLY of its first _SAMPLE
+# items are suspicious, all are parsed without asking the pre-filter about the rest.
+_SAMPLE_FROM = 64
+_SAMPLE = 16
+_MOSTLY = 12
+
+# (message, field name, index in the repeated field, new payload or DROPPED)
+_Change = tuple[Any, str, int, object]
+
+
+class _Node:
+    """A message parsed from bytes (the request, or a suspicious item): its edits, where
+    its new bytes go (``slot``: parent node, message, field, index) and, for an item (a span,
+    log record, metric, data point, resource or scope: its shape has a ``count_field``),
+    the hits that decide its ``redaction.count``."""
+
+    __slots__ = ("changes", "count_field", "hits", "message", "original", "slot")
+
+    def __init__(
+        self,
+        message: Any,
+        original: bytes,
+        slot: tuple[_Node, Any, str, int] | None,
+        count_field: str | None,
+    ) -> None:
+        self.message = message
+        self.original = original
+        self.slot = slot
+        self.count_field = count_field
+        self.changes: list[_Change] = []
+        self.hits: Counter[str] | None = None  # made when a first leaf changes
+
+
+# The payloads of one walked (repeated, in the shadow type) field of one message, pre-filtered
+# together: (node holding the message, node of the item they belong to, message, field name,
+# kind, payloads). A plain tuple: there is one per field of every suspicious item.
+_Group = tuple[_Node, "_Node | None", Any, str, "Leaf | Shape", list[bytes]]
+
 
 class Walk:
-    """One request's walk: the engine, its pre-filter, the batch's hits and item counts."""
+    """One request's walk: the engine, the batch's hits and item counts."""
 
     def __init__(self, engine: RedactionEngine) -> None:
         self.engine = engine
-        self.suspicious: Callable[[bytes], bool] = engine.might_contain_pii
         many = getattr(engine, "might_contain_pii_many", None)
-        self.suspicious_many: Callable[[Sequence[bytes]], Iterable[int]] | None = (
+        self._many: Callable[[Sequence[bytes]], Iterable[int]] | None = (
             many if callable(many) else None
         )
         self.hits: Counter[str] = Counter()
         self.items = 0
         self.changed_items = 0
+        self._nodes: list[_Node] = []
+        self._changed: list[Counter[str]] = []  # the hits of each changed item
 
-    def which(self, chunks: list[bytes], together_suspicious: bool) -> Iterable[int]:
-        """Indices of the ``chunks`` that might contain PII, in increasing order.
+    def run(self, shape: Shape, data: bytes) -> bytes:
+        """The redacted ``data`` (``data`` itself when nothing changed)."""
+        root = _Node(shape.parse(data), data, None, None)
+        self._nodes.append(root)
+        groups: list[_Group] = []
+        self._collect(root, root.message, shape, None, groups)
+        while groups:
+            groups = self._level(groups)
+        result = self._rebuild(data)
+        total = self.hits
+        for hits in self._changed:
+            for rule, count in hits.items():
+                total[rule] += count
+        return result
 
-        One engine call when the engine offers ``might_contain_pii_many``; otherwise one
-        call per chunk, or, when the chunks together are known to be suspicious (the fields
-        of a suspicious span), a bisection that skips clean halves whole.
+    def _collect(
+        self, node: _Node, message: Any, shape: Shape, item: _Node | None, out: list[_Group]
+    ) -> None:
+        """Add the walked fields of ``message`` (of ``shape``) to ``out``; walk its nested
+        shapes that are not pre-filtered."""
+        original = node.original
+        for name, kind, repeated, tag in shape.walked:
+            if tag is not None and tag not in original:
+                continue
+            if repeated:
+                values = getattr(message, name)
+                if not values:
+                    continue
+            elif message.HasField(name):  # a nested message
+                values = (getattr(message, name),)
+            else:
+                continue
+            if kind.nested:
+                for nested in values:
+                    self._collect(node, nested, kind, item, out)  # type: ignore[arg-type]
+                continue
+            if kind.counted:
+                self.items += len(values)
+            out.append((node, item, message, name, kind, list(values)))
+
+    def _level(self, groups: list[_Group]) -> list[_Group]:
+        """Pre-filter every payload of ``groups`` in one engine call; redact the suspicious
+        leaves, parse the suspicious items; return the next level's groups.
+
+        Equal leaf payloads (the same attribute on many spans) are shown once. In a large
+        group of items of which a sample is mostly suspicious, every item is taken as
+        suspicious without asking (the pre-filter would cost more than it saves).
         """
-        if self.suspicious_many is not None:
-            return sorted(set(self.suspicious_many(chunks)))
-        if together_suspicious and len(chunks) > _BISECT_LEAF:
-            return self._bisect(chunks)
-        suspicious = self.suspicious
+        item_groups: list[_Group] = []
+        item_starts: list[int] = []
+        chunks: list[bytes] = []
+        known: list[int] = []  # item positions taken as suspicious without asking
+        leaf_groups: list[_Group] = []
+        leaf_starts: list[int] = []
+        leaves: list[bytes] = []
+        for group in groups:
+            if isinstance(group[4], Shape):
+                item_groups.append(group)
+                item_starts.append(len(chunks))
+                self._item_chunks(group[5], chunks, known)
+            else:
+                leaf_groups.append(group)
+                leaf_starts.append(len(leaves))
+                leaves.extend(group[5])
+        unique = list(dict.fromkeys(leaves)) if len(leaves) > 1 else leaves
+        count = len(chunks)
+        flagged = self._which(chunks + unique if unique else chunks)
+        out: list[_Group] = []
+        positions = [position for position in flagged if position < count]
+        if known:
+            positions = sorted(set(positions).union(known))
+        for position in positions:
+            number = bisect_right(item_starts, position) - 1
+            self._parse(item_groups[number], position - item_starts[number], out)
+        suspicious = {unique[position - count] for position in flagged if position >= count}
+        if suspicious:
+            for position in [i for i, leaf in enumerate(leaves) if leaf in suspicious]:
+                number = bisect_right(leaf_starts, position) - 1
+                self._redact(leaf_groups[number], position - leaf_starts[number])
+        return out
+
+    def _redact(self, group: _Group, index: int) -> None:
+        """Redact suspicious leaf ``index`` of ``group``; record the change, if any."""
+        node, item, message, field, kind, values = group
+        assert item is not None and isinstance(kind, Leaf), "a leaf outside any item"
+        hits = item.hits
+        if hits is None:
+            hits = item.hits = Counter()
+        result = kind.redact(self.engine, values[index], hits)
+        if result is not None:
+            node.changes.append((message, field, index, result))
+
+    def _item_chunks(self, values: list[bytes], chunks: list[bytes], known: list[int]) -> None:
+        """Add the serialized items ``values`` to the ``chunks`` to pre-filter; or, for each
+        one taken as suspicious without asking, add its position to ``known`` and an empty
+        chunk (never flagged) to ``chunks``."""
+        start = len(chunks)
+        if len(values) < _SAMPLE_FROM:
+            chunks.extend(values)
+            return
+        found = list(self._which(values[:_SAMPLE]))
+        if len(found) >= _MOSTLY:
+            known.extend(range(start, start + len(values)))
+            chunks.extend(itertools.repeat(b"", len(values)))
+            return
+        known.extend(start + index for index in found)
+        chunks.extend(itertools.repeat(b"", _SAMPLE))
+        chunks.extend(values[_SAMPLE:])
+
+    def _parse(self, group: _Group, index: int, out: list[_Group]) -> None:
+        """Parse suspicious item ``index`` of ``group``; add its walked fields to ``out``."""
+        parent, item, message, field, kind, values = group
+        assert isinstance(kind, Shape)
+        payload = values[index]
+        slot = (parent, message, field, index)
+        node = _Node(kind.parse(payload), payload, slot, kind.count_field)
+        self._nodes.append(node)
+        self._collect(node, node.message, kind, node if kind.count_field else item, out)
+
+    def _which(self, chunks: list[bytes]) -> Iterable[int]:
+        """Indices of the ``chunks`` that might contain PII, in increasing order."""
+        if not chunks:
+            return ()
+        if self._many is not None:
+            return sorted(set(self._many(chunks)))
+        suspicious = self.engine.might_contain_pii
         return [index for index, chunk in enumerate(chunks) if suspicious(chunk)]
 
-    def _bisect(self, chunks: list[bytes]) -> list[int]:
-        found: list[int] = []
-        suspicious = self.suspicious
-        stack = [(0, len(chunks), True)]
-        while stack:
-            low, high, known = stack.pop()
-            if high - low > _BISECT_LEAF:
-                if known or suspicious(b"".join(chunks[low:high])):
-                    middle = (low + high) // 2
-                    stack.append((middle, high, False))
-                    stack.append((low, middle, False))
+    def _rebuild(self, data: bytes) -> bytes:
+        """Apply the edits deepest first; serialize each changed node into its parent."""
+        for node in reversed(self._nodes):
+            if not node.changes:
                 continue
-            if known and high - low == 1:
-                found.append(low)
-                continue
-            found.extend(index for index in range(low, high) if suspicious(chunks[index]))
-        return found
+            _apply(node.changes)
+            if node.hits:
+                self._count(node)
+            if node.slot is None:
+                result: bytes = node.message.SerializeToString()
+                return result
+            parent, message, field, index = node.slot
+            parent.changes.append((message, field, index, node.message.SerializeToString()))
+        return data
 
-
-def _decode(message_type: type[KeyValue] | type[AnyValue], payload: bytes) -> object:
-    try:
-        return message_type.FromString(payload)
-    except (DecodeError, RecursionError) as error:
-        raise OtlpDecodeError(f"invalid {message_type.__name__}: {error}") from error
-
-
-class Handler:
-    """Redacts one field's payload: returns the new payload, DROPPED, or None (unchanged).
-
-    ``always``: called for every occurrence (containers); otherwise only when the pre-filter
-    calls the payload suspicious. ``counted``: the field is one of the request's items.
-    """
-
-    always = False
-    counted = False
-
-    def chunk(self, payload: bytes) -> bytes:
-        """The bytes the pre-filter looks at to decide whether to call this handler."""
-        return payload
-
-    def __call__(self, walk: Walk, payload: bytes, hits: Counter[str]) -> object:
-        raise NotImplementedError
-
-
-class _Attribute(Handler):
-    def __call__(self, walk: Walk, payload: bytes, hits: Counter[str]) -> object:
-        pair = _decode(KeyValue, payload)
-        result = redact_key_value(walk.engine, pair, hits)  # type: ignore[arg-type]
-        if isinstance(result, KeyValue):
-            return result.SerializeToString()
-        return result
-
-
-class _Text(Handler):
-    def __call__(self, walk: Walk, payload: bytes, hits: Counter[str]) -> object:
-        try:
-            text = payload.decode()
-        except UnicodeDecodeError as error:
-            raise OtlpDecodeError(f"string field is not valid UTF-8: {error}") from error
-        redacted = redact_text_field(walk.engine, text, hits)
-        return None if redacted is None else redacted.encode()
-
-
-class _Body(Handler):
-    def __call__(self, walk: Walk, payload: bytes, hits: Counter[str]) -> object:
-        body = _decode(AnyValue, payload)
-        result = redact_body(walk.engine, body, hits)  # type: ignore[arg-type]
-        if isinstance(result, AnyValue):
-            return result.SerializeToString()
-        return result
-
-
-ATTRIBUTE = _Attribute()
-TEXT = _Text()
-BODY = _Body()
-
-# Below this many chunks known to hold PII together, each is checked on its own.
-_BISECT_LEAF = 2
-
-
-class Message(Handler):
-    """A nested message: redact the fields that have a handler, copy the others.
-
-    ``prefilter=False`` makes it a container, walked whatever its bytes (the request and its
-    resource/scope levels). A message with ``prefilter`` is walked only when its bytes
-    (without its leading binary fields, see :meth:`chunk`) are suspicious; then only its
-    suspicious fields are redacted. ``count_field``: the message is an item (span, log
-    record, data point, resource, scope, metric): a change adds ``redaction.count`` to the
-    attributes in that field. ``counted``: the message is one of the request's items (span,
-    log record, metric).
-    """
-
-    def __init__(
-        self,
-        fields: dict[int, Handler],
-        *,
-        prefilter: bool = True,
-        count_field: int | None = None,
-        counted: bool = False,
-    ) -> None:
-        self.fields = fields
-        self.always = not prefilter
-        self.count_field = count_field
-        self.counted = counted
-
-    def chunk(self, payload: bytes) -> bytes:
-        """``payload`` without its leading fields that have no handler.
-
-        Those are the binary ids and timestamps a span, event or link starts with: random
-        bytes that often look suspicious to the pre-filter and never hold anything this
-        walker redacts. Only single-byte tags and lengths are skipped; anything else ends
-        the skip (the rest is then checked as it is, which is always safe).
-        """
-        handlers = self.fields
-        size = len(payload)
-        position = 0
-        while position < size:
-            tag = payload[position]
-            if tag >= 0x80 or (tag >> 3) in handlers:
-                break
-            wire_type = tag & 7
-            if wire_type == 2 and position + 1 < size and payload[position + 1] < 0x80:
-                skipped = position + 2 + payload[position + 1]
-            elif wire_type == 1:
-                skipped = position + 9
-            elif wire_type == 5:
-                skipped = position + 5
-            elif wire_type == 0 and position + 1 < size and payload[position + 1] < 0x80:
-                skipped = position + 2
-            else:
-                break
-            if skipped > size:
-                break
-            position = skipped
-        return payload[position:] if position else payload
-
-    def __call__(self, walk: Walk, data: bytes, hits: Counter[str]) -> object:
-        own: Counter[str] = Counter() if self.count_field is not None else hits
-        fields = scan_fields(data)
-        changes: dict[int, object] = {}
-        candidates: list[int] = []
-        handlers = self.fields
-        for index, (number, _, payload, end) in enumerate(fields):
-            handler = handlers.get(number)
-            if handler is None or payload < 0:
-                continue
-            if handler.counted:
-                walk.items += 1
-            if handler.always:
-                result = handler(walk, data[payload:end], own)
-                if result is not None:
-                    changes[index] = result
-            else:
-                candidates.append(index)
-        if candidates:
-            payloads = [data[fields[index][2] : fields[index][3]] for index in candidates]
-            chunks = [
-                handlers[fields[index][0]].chunk(payload)
-                for index, payload in zip(candidates, payloads, strict=True)
-            ]
-            for position in walk.which(chunks, together_suspicious=not self.always):
-                index = candidates[position]
-                number = fields[index][0]
-                result = handlers[number](walk, payloads[position], own)
-                if result is not None:
-                    changes[index] = result
-        extra = b""
-        if self.count_field is not None and own:
-            walk.changed_items += 1
-            walk.hits.update(own)
-            extra = self._count(data, fields, changes, own)
-        if not changes and not extra:
-            return None
-        return _rebuild(data, fields, changes, extra, self.count_field)
-
-    def _count(
-        self,
-        data: bytes,
-        fields: list[Field],
-        changes: dict[int, object],
-        own: Counter[str],
-    ) -> bytes:
-        """Update an existing ``redaction.count`` in ``changes`` or return a new one."""
-        if _COUNT_PREFIX in data or any(
-            isinstance(change, bytes) and change.startswith(_COUNT_PREFIX)
-            for change in changes.values()
-        ):
-            for index, (number, _, payload, end) in enumerate(fields):
-                if number != self.count_field or payload < 0:
-                    continue
-                current = changes.get(index)
-                if current is DROPPED:
-                    continue
-                raw = data[payload:end] if current is None else current
-                assert isinstance(raw, bytes)
+    def _count(self, item: _Node) -> None:
+        """Add ``redaction.count`` to a changed item (or add to its existing count)."""
+        hits = item.hits
+        assert hits is not None and item.count_field is not None
+        self.changed_items += 1
+        self._changed.append(hits)
+        attributes = getattr(item.message, item.count_field)
+        if _COUNT_PREFIX in item.original:
+            for index, raw in enumerate(attributes):
                 if raw.startswith(_COUNT_PREFIX):
-                    existing = _decode(KeyValue, raw)
-                    counted = counted_key_value(existing, own)  # type: ignore[arg-type]
-                    changes[index] = counted.SerializeToString()
-                    return b""
-        # A new count: KeyValue{key: "redaction.count", value: {int_value: n}}, encoded by hand
-        # exactly as protobuf encodes it (the common case, on every changed item).
-        count = max(sum(own.values()), 1)
-        pair = _COUNT_PREFIX + encode_field(2, b"\x18" + encode_varint(count))
-        return encode_field(self.count_field or 0, pair)
+                    existing = _decode_pair(raw)
+                    attributes[index] = counted_key_value(existing, hits).SerializeToString()
+                    return
+        attributes.append(_count_pair(max(sum(hits.values()), 1)))
 
 
-def _insertion_index(fields: list[Field], field: int) -> int:
-    """Where a new ``field`` goes to keep canonical (field-number) order: after the last
-    field numbered ``field`` or lower (searched from the end: few fields follow attributes)."""
-    index = len(fields)
-    while index > 0 and fields[index - 1][0] > field:
-        index -= 1
-    return index
+def _count_pair(count: int) -> bytes:
+    """KeyValue{key: "redaction.count", value: {int_value: count}}, encoded by hand exactly
+    as protobuf encodes it (the common case, on every changed item)."""
+    if count < len(_COUNT_PAIRS):
+        return _COUNT_PAIRS[count]
+    return _COUNT_PREFIX + encode_field(2, b"\x18" + encode_varint(count))
 
 
-def _rebuild(
-    data: bytes,
-    fields: list[Field],
-    changes: dict[int, object],
-    extra: bytes,
-    extra_field: int | None,
-) -> bytes:
-    """Splice ``changes`` into ``data``; insert ``extra`` where field order keeps it canonical."""
-    edits: list[tuple[int, int, bytes]] = []  # (offset, end of replaced bytes, new bytes)
-    for index in changes:
-        number, start, _, end = fields[index]
-        change = changes[index]
-        if change is DROPPED:
-            edits.append((start, end, b""))
+_COUNT_PAIRS: list[bytes] = []
+_COUNT_PAIRS.extend(_COUNT_PREFIX + encode_field(2, b"\x18" + bytes((n,))) for n in range(128))
+
+
+def _decode_pair(payload: bytes) -> KeyValue:
+    try:
+        return KeyValue.FromString(payload)
+    except (DecodeError, RecursionError) as error:
+        raise OtlpDecodeError(f"invalid KeyValue: {error}") from error
+
+
+def _apply(changes: list[_Change]) -> None:
+    """Make the ``changes``: replacements first, then deletions from the end."""
+    if len(changes) == 1 and changes[0][3] is not DROPPED:  # the common case
+        message, field, index, value = changes[0]
+        getattr(message, field)[index] = value
+        return
+    deletions: dict[tuple[int, str], tuple[Any, list[int]]] = {}
+    for message, field, index, value in changes:
+        if value is DROPPED:
+            deletions.setdefault((id(message), field), (message, []))[1].append(index)
         else:
-            assert isinstance(change, bytes)
-            edits.append((start, end, encode_field(number, change)))
-    if extra and extra_field is not None:
-        at = _insertion_index(fields, extra_field)
-        offset = fields[at][1] if at < len(fields) else len(data)
-        edits.append((offset, offset, extra))
-    edits.sort(key=lambda edit: (edit[0], edit[1]))
-    pieces: list[bytes] = []
-    copied = 0
-    for start, end, new in edits:
-        pieces.append(data[copied:start])
-        pieces.append(new)
-        copied = end
-    pieces.append(data[copied:])
-    return b"".join(pieces)
-
-
-def container(fields: dict[int, Handler]) -> Message:
-    """A message walked whatever its bytes (a request and its resource/scope levels)."""
-    return Message(fields, prefilter=False)
+            getattr(message, field)[index] = value
+    for (_, field), (message, indices) in deletions.items():
+        values = getattr(message, field)
+        for index in sorted(indices, reverse=True):
+            del values[index]

@@ -1,14 +1,15 @@
 """Fast path: redact a serialized OTLP request without decoding what is clean.
 
-Most batches are mostly clean. The walker cuts the request into fields at the wire level
-(:mod:`max_otel.processors.otlp._wire`) and asks the engine's conservative pre-filter about
-each span, log record and metric (one ``might_contain_pii_many(chunks)`` call for all of a
-scope's items when the engine has it, else ``might_contain_pii(bytes)`` for each), then
-about each attribute, name and body inside the suspicious ones. Only suspicious pieces
-are decoded, given to the engine (:mod:`max_otel.processors.otlp.pieces`, the same functions
-the reference walker uses) and encoded again; every other byte is copied as it came. The
-generic machinery is in :mod:`max_otel.processors.otlp._walker`; this module describes the
-shape of the three OTLP requests to it::
+Most batches are mostly clean. upb parses the request with a *shadow* type in which every
+span, log record and metric stays bytes (:mod:`max_otel.processors.otlp._shadow`); the
+engine's conservative pre-filter sees all of them in one call (``might_contain_pii_many``,
+or ``might_contain_pii`` for each with an engine that lacks it), their binary ids and
+timestamps left out; only the suspicious ones are parsed, and the pre-filter then sees all
+their attributes, names and bodies in one more call; only the suspicious pieces are decoded
+and given to the engine (:mod:`max_otel.processors.otlp.pieces`, the same functions the
+reference walker uses). Clean items are copied as they came. The walk is in
+:mod:`max_otel.processors.otlp._walker`; this module describes the three OTLP requests to
+it::
 
     result = redact_traces(redactor, request_bytes)   # same API as reference_redact_traces
 
@@ -21,61 +22,123 @@ redact comes back as the very same bytes object. Malformed input raises ``OtlpDe
 
 from __future__ import annotations
 
-from max_otel.processors.otlp._walker import ATTRIBUTE, BODY, TEXT, Message, Walk, container
+from typing import Any
+
+from max_otel.processors.otlp._leaves import ATTRIBUTE, BODY, TEXT
+from max_otel.processors.otlp._shadow import Leaf, Shape
+from max_otel.processors.otlp._walker import Walk
 from max_otel.processors.otlp.pieces import RedactionEngine
 from max_otel.processors.otlp.result import RedactionResult
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
+from opentelemetry.proto.logs.v1 import logs_pb2
+from opentelemetry.proto.metrics.v1 import metrics_pb2 as metrics
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1 import trace_pb2
 
-_RESOURCE = Message({1: ATTRIBUTE}, count_field=1)
-_SCOPE = Message({3: ATTRIBUTE}, count_field=3)
+_RESOURCE = Shape(Resource, {"attributes": ATTRIBUTE}, count_field="attributes")
+_SCOPE = Shape(InstrumentationScope, {"attributes": ATTRIBUTE}, count_field="attributes")
 
-_SPAN = Message(
+
+def _containers(
+    signal: str, request: Any, resource_level: Any, scope_level: Any, items: str, item: Shape
+) -> Shape:
+    """request -> resource_<signal> -> scope_<signal> -> ``items``, walked whatever their
+    bytes (``signal``: spans, logs or metrics)."""
+    scope = Shape(scope_level, {"scope": _SCOPE, items: item}, prefilter=False)
+    resource = Shape(
+        resource_level, {"resource": _RESOURCE, f"scope_{signal}": scope}, prefilter=False
+    )
+    return Shape(request, {f"resource_{signal}": resource}, prefilter=False)
+
+
+_SPAN = Shape(
+    trace_pb2.Span,
     {
-        5: TEXT,  # name
-        9: ATTRIBUTE,
-        11: Message({2: TEXT, 3: ATTRIBUTE}),  # events: name, attributes
-        13: Message({4: ATTRIBUTE}),  # links: attributes
-        15: Message({2: TEXT}),  # status: message
+        "name": TEXT,
+        "attributes": ATTRIBUTE,
+        "events": Shape(
+            trace_pb2.Span.Event, {"name": TEXT, "attributes": ATTRIBUTE}, prefilter=False
+        ),
+        "links": Shape(trace_pb2.Span.Link, {"attributes": ATTRIBUTE}, prefilter=False),
+        "status": Shape(trace_pb2.Status, {"message": TEXT}, prefilter=False),
     },
-    count_field=9,
+    count_field="attributes",
     counted=True,
 )
-_TRACES = container(
-    {1: container({1: _RESOURCE, 2: container({1: _SCOPE, 2: _SPAN})})}  # resource_spans
+_TRACES = _containers(
+    "spans",
+    trace_service_pb2.ExportTraceServiceRequest,
+    trace_pb2.ResourceSpans,
+    trace_pb2.ScopeSpans,
+    "spans",
+    _SPAN,
 )
 
-_LOG_RECORD = Message({5: BODY, 6: ATTRIBUTE, 12: TEXT}, count_field=6, counted=True)
-_LOGS = container({1: container({1: _RESOURCE, 2: container({1: _SCOPE, 2: _LOG_RECORD})})})
-
-
-def _data_points(point: Message) -> Message:
-    return Message({1: point})
-
-
-_EXEMPLAR = Message({7: ATTRIBUTE})
-_NUMBER_POINT = Message({7: ATTRIBUTE, 5: _EXEMPLAR}, count_field=7)
-_HISTOGRAM_POINT = Message({9: ATTRIBUTE, 8: _EXEMPLAR}, count_field=9)
-_EXPONENTIAL_POINT = Message({1: ATTRIBUTE, 11: _EXEMPLAR}, count_field=1)
-_SUMMARY_POINT = Message({7: ATTRIBUTE}, count_field=7)
-_METRIC = Message(
-    {
-        5: _data_points(_NUMBER_POINT),  # gauge
-        7: _data_points(_NUMBER_POINT),  # sum
-        9: _data_points(_HISTOGRAM_POINT),  # histogram
-        10: _data_points(_EXPONENTIAL_POINT),  # exponential_histogram
-        11: _data_points(_SUMMARY_POINT),  # summary
-        12: ATTRIBUTE,  # metadata
-    },
-    count_field=12,
+_LOG_RECORD = Shape(
+    logs_pb2.LogRecord,
+    {"body": BODY, "attributes": ATTRIBUTE, "event_name": TEXT},
+    count_field="attributes",
     counted=True,
 )
-_METRICS = container({1: container({1: _RESOURCE, 2: container({1: _SCOPE, 2: _METRIC})})})
+_LOGS = _containers(
+    "logs",
+    logs_service_pb2.ExportLogsServiceRequest,
+    logs_pb2.ResourceLogs,
+    logs_pb2.ScopeLogs,
+    "log_records",
+    _LOG_RECORD,
+)
 
 
-def _run(walker: Message, engine: RedactionEngine, data: bytes) -> RedactionResult:
+def _points(point: Any, attributes: str, exemplars: str | None) -> Shape:
+    """A metric type's data points: each one an item, pre-filtered on its own."""
+    fields: dict[str, Leaf | Shape] = {attributes: ATTRIBUTE}
+    if exemplars is not None:
+        fields[exemplars] = Shape(
+            metrics.Exemplar, {"filtered_attributes": ATTRIBUTE}, prefilter=False
+        )
+    return Shape(point, fields, count_field=attributes)
+
+
+def _data(kind: Any, point: Shape) -> Shape:
+    return Shape(kind, {"data_points": point}, prefilter=False)
+
+
+_NUMBER_POINT = _points(metrics.NumberDataPoint, "attributes", "exemplars")
+_METRIC = Shape(
+    metrics.Metric,
+    {
+        "gauge": _data(metrics.Gauge, _NUMBER_POINT),
+        "sum": _data(metrics.Sum, _NUMBER_POINT),
+        "histogram": _data(
+            metrics.Histogram, _points(metrics.HistogramDataPoint, "attributes", "exemplars")
+        ),
+        "exponential_histogram": _data(
+            metrics.ExponentialHistogram,
+            _points(metrics.ExponentialHistogramDataPoint, "attributes", "exemplars"),
+        ),
+        "summary": _data(metrics.Summary, _points(metrics.SummaryDataPoint, "attributes", None)),
+        "metadata": ATTRIBUTE,
+    },
+    count_field="metadata",
+    counted=True,
+)
+_METRICS = _containers(
+    "metrics",
+    metrics_service_pb2.ExportMetricsServiceRequest,
+    metrics.ResourceMetrics,
+    metrics.ScopeMetrics,
+    "metrics",
+    _METRIC,
+)
+
+
+def _run(shape: Shape, engine: RedactionEngine, data: bytes) -> RedactionResult:
     walk = Walk(engine)
-    result = walker(walk, data, walk.hits)
-    redacted = data if result is None else result
-    assert isinstance(redacted, bytes)
+    redacted = walk.run(shape, data)
     return RedactionResult(
         data=redacted, items=walk.items, changed_items=walk.changed_items, hits=walk.hits
     )

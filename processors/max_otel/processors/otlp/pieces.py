@@ -5,8 +5,9 @@ piece becomes; they differ only in which pieces they skip (the fast path skips t
 bytes the engine's pre-filter calls clean) and in how they put the message back together.
 
 - an attribute (``KeyValue``): :func:`redact_key_value`, the engine's ``redact_value`` under
-  the attribute's key; the result is a new ``KeyValue``, :data:`DROPPED`, or ``None`` when the
-  value is unchanged;
+  the attribute's key (:func:`redact_attribute_value`, also used on its own by the fast path's
+  decoder for string attributes); the result is a new ``KeyValue``, :data:`DROPPED`, or
+  ``None`` when the value is unchanged;
 - a free-text field (span name, event name, status message, log event name):
   :func:`redact_text_field`;
 - a log body (``AnyValue`` at any depth): :func:`redact_body`, ``redact_value`` under
@@ -40,6 +41,9 @@ the key rules as attributes do."""
 DROPPED = object()
 """Returned by :func:`redact_key_value` and :func:`redact_body` when the piece is removed."""
 
+UNCHANGED = object()
+"""Returned by :func:`redact_attribute_value` when the value stays as it is."""
+
 
 class RedactionEngine(Protocol):
     """What the walkers need from ``max_otel.processors.redaction.Redactor``.
@@ -59,17 +63,46 @@ class RedactionEngine(Protocol):
     def might_contain_pii(self, data: bytes) -> bool: ...
 
 
+def redact_attribute_value(
+    engine: RedactionEngine, key: str, value: object, hits: Counter[str]
+) -> object:
+    """The redacted ``value`` of attribute ``key``: the new value, :data:`DROPPED`, or
+    :data:`UNCHANGED`. Hits count only when the value changed (or was dropped)."""
+    before = dict(hits) if hits else None
+    redacted = engine.redact_value(key, value, hits)
+    if redacted is engine.DROP:
+        return _settle(hits, before, "drop", DROPPED)
+    if redacted == value and type(redacted) is type(value):
+        return _settle(hits, before, None, UNCHANGED)
+    if before is None and hits:  # the common case, inline
+        return redacted
+    return _settle(hits, before, "changed", redacted)
+
+
+def _settle(
+    hits: Counter[str], before: dict[str, int] | None, placeholder: str | None, result: object
+) -> object:
+    """Keep what the engine just added to ``hits`` for a change (``placeholder``, when it
+    added nothing), forget it when nothing changed (``placeholder`` ``None``); return
+    ``result``. The engine writes into the caller's counter directly: a snapshot (``before``,
+    ``None`` for an empty counter) is cheaper than a counter per piece."""
+    added = bool(hits) if before is None else dict.__ne__(hits, before)
+    if placeholder is None:
+        if added:
+            hits.clear()
+            dict.update(hits, before or {})
+    elif not added:
+        hits[placeholder] += 1
+    return result
+
+
 def redact_key_value(engine: RedactionEngine, pair: KeyValue, hits: Counter[str]) -> object:
     """Return a redacted copy of ``pair``, :data:`DROPPED`, or ``None`` if nothing changed."""
-    value = to_python(pair.value)
-    own: Counter[str] = Counter()
-    redacted = engine.redact_value(pair.key, value, own)
-    if redacted is engine.DROP:
-        hits.update(own or {"drop": 1})
+    redacted = redact_attribute_value(engine, pair.key, to_python(pair.value), hits)
+    if redacted is DROPPED:
         return DROPPED
-    if redacted == value and type(redacted) is type(value):
+    if redacted is UNCHANGED:
         return None
-    hits.update(own or {"changed": 1})
     result = KeyValue(key=pair.key)
     fill_any_value(result.value, redacted)
     return result
@@ -77,25 +110,25 @@ def redact_key_value(engine: RedactionEngine, pair: KeyValue, hits: Counter[str]
 
 def redact_text_field(engine: RedactionEngine, text: str, hits: Counter[str]) -> str | None:
     """Return the redacted ``text``, or ``None`` if nothing changed."""
-    own: Counter[str] = Counter()
-    redacted = engine.redact_text(text, own)
+    before = dict(hits) if hits else None
+    redacted = engine.redact_text(text, hits)
     if redacted == text:
+        _settle(hits, before, None, None)
         return None
-    hits.update(own or {"changed": 1})
+    _settle(hits, before, "changed", None)
     return redacted
 
 
 def redact_body(engine: RedactionEngine, body: AnyValue, hits: Counter[str]) -> object:
     """Return a redacted copy of the log ``body``, :data:`DROPPED`, or ``None``."""
     value = to_python(body)
-    own: Counter[str] = Counter()
-    redacted = engine.redact_value(LOG_BODY_KEY, value, own)
+    before = dict(hits) if hits else None
+    redacted = engine.redact_value(LOG_BODY_KEY, value, hits)
     if redacted is engine.DROP:
-        hits.update(own or {"drop": 1})
-        return DROPPED
+        return _settle(hits, before, "drop", DROPPED)
     if redacted == value and type(redacted) is type(value):
-        return None
-    hits.update(own or {"changed": 1})
+        return _settle(hits, before, None, None)
+    _settle(hits, before, "changed", None)
     result = AnyValue()
     fill_any_value(result, redacted)
     return result
