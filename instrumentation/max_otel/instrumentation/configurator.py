@@ -49,7 +49,7 @@ from max_otel.instrumentation.environment_variables import (
     MAX_OTEL_LOG_STDOUT,
     MAX_OTEL_REDACT_SPANS,
 )
-from max_otel.instrumentation.exit_flush import flush_on_sigterm
+from max_otel.instrumentation.exit_flush import flush_after_uvicorn_shutdown, flush_on_sigterm
 from max_otel.instrumentation.json_logs import JsonLogFormatter
 from max_otel.instrumentation.log_setup import (
     install_stdout_handler,
@@ -181,6 +181,7 @@ class MaxOtelConfigurator(_OTelSDKConfigurator):
         make_metric_readers_process_local(getattr(get_meter_provider(), "_metric_readers", ()))
         abort_retries_at_exit()
         flush_on_sigterm()
+        flush_after_uvicorn_shutdown()
         install_conversation_propagator(policy)
         configure_binding(policy, open_spans)
         configure_logging(env, redactor, policy)

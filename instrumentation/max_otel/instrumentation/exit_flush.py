@@ -8,7 +8,10 @@ and lose the spans and logs still queued in the batch processors (up to
   ``flush_telemetry`` on ``worker_process_shutdown``);
 - uvicorn, after a graceful shutdown, re-raises the SIGTERM it caught, and the default
   action kills the process;
-- any process killed by SIGTERM without a handler.
+- any process killed by SIGTERM without a handler;
+- a gunicorn ``UvicornWorker``: the worker resets SIGTERM to its default action after the
+  fork (dropping the handler below), then uvicorn re-raises it after shutdown. So
+  ``flush_after_uvicorn_shutdown`` also flushes at the end of ``uvicorn.Server.shutdown``.
 
 ``flush_on_sigterm`` installs a SIGTERM handler (only where the default action is in place,
 so an application's own handler is never replaced) that flushes, then restores the default
@@ -17,6 +20,7 @@ tries each export once (no retries) and gives up after ``FLUSH_TIMEOUT_SECONDS``
 collector that is down cannot hold a stopping process::
 
     flush_on_sigterm()          # in the main thread, once the providers exist
+    flush_after_uvicorn_shutdown()   # when uvicorn is installed
     flush_telemetry()           # True when every provider flushed in time
 """
 
@@ -86,4 +90,30 @@ def flush_on_sigterm() -> bool:
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         return False
     signal.signal(signal.SIGTERM, _on_sigterm)
+    return True
+
+
+def flush_after_uvicorn_shutdown() -> bool:
+    """Make ``uvicorn.Server.shutdown`` end with ``flush_before_exit``; return whether it was
+    patched (False without uvicorn, or when already patched). The flush runs after uvicorn
+    has finished its requests, and never raises into uvicorn."""
+    try:
+        from uvicorn.server import Server
+    except ImportError:
+        return False
+    original = Server.shutdown
+    if getattr(original, "_max_otel_flushes", False):
+        return False
+
+    async def shutdown_then_flush(self: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            await original(self, *args, **kwargs)
+        finally:
+            try:
+                flush_before_exit()
+            except Exception:
+                logger.exception("telemetry flush after uvicorn shutdown failed")
+
+    shutdown_then_flush._max_otel_flushes = True  # type: ignore[attr-defined]
+    Server.shutdown = shutdown_then_flush  # type: ignore[method-assign]
     return True
