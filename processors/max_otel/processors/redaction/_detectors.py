@@ -114,6 +114,8 @@ class RegexDetector:
         is left is not a finding, or the detector is not ``grouped``."""
         if not self.grouped or self._validate is None:
             return None
+        while end > start and data[end - 1] in _TRAILING_SEPARATORS:
+            end -= 1  # the blank or "(" before the next finding is not part of the phone
         span = self._validate(data, start, end)
         if span is None or span[0] == span[1] or span[1] > end:
             return None
@@ -123,6 +125,7 @@ class RegexDetector:
         return Finding(start, end, self.name, self._replace(data[start:end]))
 
 
+_TRAILING_SEPARATORS = frozenset(b" .-(")
 _PHONE_INTERNATIONAL = r"\+[1-9](?:[ .\-]?\(?[0-9]\)?){6,14}"
 _PHONE_NATIONAL = "|".join(
     (

@@ -183,8 +183,9 @@ class Redactor:
         validators), URL credentials (``/...@``), ``%XX`` and ``\\uXXXX`` escapes, SQL
         keywords, and, over the bytes normalised like keys, every sensitive key pattern,
         sensitive URL parameter and SQL key. Key patterns ending in ``$`` rely on a key
-        being followed by a byte other than a letter, digit, ``_``, ``-``, ``.`` or space
-        (true of protobuf, JSON, query strings and ``key=value`` text). Never raises:
+        being followed by a byte other than a letter, digit, ``_``, ``-``, ``.`` or space,
+        or by spaces/tabs then ``:`` or ``=`` (true of protobuf, JSON, query strings and
+        ``key=value`` / ``key = value`` text). Never raises:
         returns True on any error. See docs/redaction-rules.md.
         """
         try:

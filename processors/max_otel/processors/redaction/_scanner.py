@@ -8,9 +8,10 @@ scanned as one buffer. Only when something matched does the engine run the indiv
 detectors.
 
 Patterns are *relaxed* first (``relax``): anchors and word boundaries are removed, and for
-key patterns ``$`` becomes "end of text or a byte that cannot continue a key", because in
-a larger text a key is not at the start or end. Removing an assertion only lets a pattern
-match more, so the scan never misses what the strict patterns and validators would find.
+key patterns ``$`` becomes "end of text, a byte that cannot continue a key, or blanks then
+``:`` / ``=``" (``first_name = Ana``), because in a larger text a key is not at the start or
+end. Removing an assertion only lets a pattern match more, so the scan never misses what the
+strict patterns and validators would find.
 
 Triggers, beside the detectors: ``/...@`` (URL credentials, also JSON-escaped), ``%XX``
 and ``\\uXXXX`` escapes (URL and JSON encodings that could hide PII from the raw scan), and
@@ -26,7 +27,11 @@ from typing import NamedTuple
 import re2
 from max_otel.processors.redaction._search import Searcher
 
-_KEY_END = r"(?:$|[^a-z0-9_.\- ])"  # "-", "." and space normalise to "_"
+_KEY_END = r"(?:$|[^a-z0-9_.\- ]|_[_\t]*[:=])"
+r"""What may follow a key in the normalised half (where "-", "." and space became "_"):
+the end, a byte that cannot continue a key, or blanks before a ``:`` / ``=`` separator
+(``first_name = Ana`` reads ``first_name_=_ana``; a tab is already a non-key byte). The
+blank run is unbounded like the pair detector's ``[ \t]*``: RE2 stays linear."""
 KEY_BYTES = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ-. ", b"abcdefghijklmnopqrstuvwxyz___")
 """``bytes.translate`` table doing ``normalise_key`` on raw bytes."""
 
@@ -37,7 +42,8 @@ _TRIGGERS = (r"/[^/?#\s@\x00]*@", r"%[0-9A-Fa-f]{2}", r"\\u[0-9A-Fa-f]{4}")
 
 def relax(pattern: str, *, key: bool = False) -> str:
     """``pattern`` without ``^``, ``\\A``, ``\\b``, ``\\B``; ``$`` and ``\\z`` removed, or
-    for key patterns turned into "end or a byte outside [a-z0-9_]"."""
+    for key patterns turned into ``_KEY_END``: the end, a byte that cannot continue a
+    normalised key, or blanks (normalised ``_``, tabs) then ``:`` / ``=``."""
     end = _KEY_END if key else ""
     out: list[str] = []
     index, size, in_class = 0, len(pattern), False

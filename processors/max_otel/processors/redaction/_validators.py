@@ -124,9 +124,27 @@ def national_phone(data: bytes, start: int, end: int) -> tuple[int, int] | None:
     if _word_before(data, start):
         return None
     free_end = _free_end(data, start, end)
-    if free_end is None or _continues_number(data, start, free_end):
+    if free_end is None:
+        return None
+    if _continues_number(data, start, free_end) and not _follows_international(data, start):
         return None
     return (start, free_end) if 9 <= _digit_count(data[start:free_end]) <= 12 else None
+
+
+_PHONE_BYTES = _DIGITS | frozenset(b" .-()")
+
+
+def _follows_international(data: bytes, start: int) -> bool:
+    """True when a space and a ``+`` number (at most 24 bytes back) come right before
+    ``start``: ``+1 415 555 0123 415-555-0123`` is two phones, and the second one must not
+    be taken for the tail of the first (the first is cut back before it)."""
+    if start < 2 or data[start - 1] != 0x20:
+        return False
+    index = start - 1
+    floor = max(0, start - 25)
+    while index > floor and data[index - 1] in _PHONE_BYTES:
+        index -= 1
+    return index > 0 and data[index - 1] == 0x2B  # "+"
 
 
 def bearer_token(data: bytes, start: int, end: int) -> tuple[int, int] | None:
