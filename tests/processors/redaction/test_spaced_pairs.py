@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from max_otel.processors.redaction import PSEUDONYM_PATTERN, Redactor
+from max_otel.processors.redaction import PSEUDONYM_PATTERN, PseudonymKey, Redactor, load_rules
 
 pytestmark = pytest.mark.unit
 
@@ -119,3 +119,20 @@ def test_value_after_sensitive_key_and_any_blanks_never_survives(
     assert redacted.startswith(head) and redacted.endswith(" end")
     replacement = redacted[len(head) : -len(" end")]
     assert replacement == "***" or re.fullmatch(PSEUDONYM_PATTERN, replacement), redacted
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "token=abcdef0123456789",
+        '"token": "abcdef0123456789"',
+        "session = 3f2a1b4c-1111-4222-8333-123456789abc",
+    ],
+)
+def test_a_sensitive_keys_value_is_redacted_even_when_it_looks_like_an_id(text: str) -> None:
+    """Trace-id and UUID protection keeps detectors off ids; it must not shield secrets."""
+    redactor = Redactor(load_rules(None), PseudonymKey(b"k" * 40, "k1"))
+    redacted = redactor.redact_text(text, Counter())
+    assert "abcdef0123456789" not in redacted
+    assert "3f2a1b4c-1111" not in redacted
+    assert redactor.redact_text(redacted, Counter()) == redacted

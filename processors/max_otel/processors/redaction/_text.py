@@ -67,6 +67,12 @@ def protected_spans(data: bytes) -> list[tuple[int, int]]:
         spans.append((start, end))
 
 
+def _is_pseudonym(data: bytes, span: tuple[int, int]) -> bool:
+    """A protected span that is a pseudonym (``kind:key:hex``), not an id or a timestamp."""
+    start, end = span
+    return data[start : start + 1].isalpha() and b":" in data[start:end]
+
+
 class TextScrubber:
     """``scrub(text, hits)``: ``text`` with every finding replaced; see module docstring."""
 
@@ -156,7 +162,14 @@ class TextScrubber:
         if protect:
             protected = protected_spans(data)
             if protected:
-                candidates = [c for c in candidates if not _inside(c[3], protected)]
+                # The value of a sensitive key is redacted even when it looks like an id or a
+                # date (a 16-hex token, a UUID session id); only pseudonyms stay protected.
+                pseudonyms = [s for s in protected if _is_pseudonym(data, s)]
+                candidates = [
+                    c
+                    for c in candidates
+                    if not _inside(c[3], pseudonyms if c[2] < 50 else protected)
+                ]
         if len(candidates) < 2:
             return [c[3] for c in candidates]
         candidates.sort(key=_ORDER)
