@@ -55,7 +55,6 @@ from max_otel.instrumentation.audit import (  # noqa: E402
 )
 from max_otel.instrumentation.audit._schema import add_months, month_start  # noqa: E402
 from max_otel.processors.redaction import PseudonymKey, Redactor, load_rules  # noqa: E402
-
 from tests.support.servers import PostgresServer  # noqa: E402
 
 EVENTS_PER_CONVERSATION = 30

@@ -219,11 +219,12 @@ def asgi_direct(config: Config, workdir: Path, endpoint: str, requests: int) -> 
 
 def span_redaction_cost(samples: int = 2000) -> float:
     """Microseconds to redact one typical server span (``RedactingSpanExporter.redact``)."""
-    from max_otel.instrumentation.redaction_setup import build_redactor
-    from max_otel.processors.in_process import RedactingSpanExporter
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from max_otel.instrumentation.redaction_setup import build_redactor
+    from max_otel.processors.in_process import RedactingSpanExporter
 
     redacting = RedactingSpanExporter(
         InMemorySpanExporter(), build_redactor({"MAX_OTEL_PSEUDONYM_KEY": "b" * 40})

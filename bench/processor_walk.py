@@ -131,10 +131,11 @@ def _steps(
     reference: bool,
 ) -> dict[str, Callable[[], object]]:
     """The steps timed on ``batches``; the reference walker (slow, for contrast) if asked."""
-    from max_otel.processors.otlp import redact_traces, reference_redact_traces
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceRequest,
     )
+
+    from max_otel.processors.otlp import redact_traces, reference_redact_traces
 
     def walker() -> None:
         replay = _Replay(answers, engine.DROP)

@@ -39,8 +39,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import max_otel.processors.redaction as engine
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+import max_otel.processors.redaction as engine
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE_DIR = "processors/max_otel/processors/redaction"

@@ -51,7 +51,6 @@ from demo.trace_checks import CONVERSATION_ID, spans_without  # noqa: E402
 from demo.trace_tree import trace_tree_lines  # noqa: E402
 from max_otel.cli._stack_process import ComponentError  # noqa: E402
 from max_otel.cli.stack import LocalStack  # noqa: E402
-
 from tests.support.sample_service import Process, SampleService, ServiceStartError  # noqa: E402
 from tests.support.servers import RedisServer  # noqa: E402
 

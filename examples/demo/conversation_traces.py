@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import httpx
+
 from demo.jaeger_api import JaegerApi, JaegerTrace
 from demo.seeded_pii import console_lookup
 from demo.trace_checks import CONVERSATION_ID

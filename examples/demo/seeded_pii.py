@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from urllib.parse import quote, quote_plus, urlencode
 
 import httpx
+
 from max_service.traffic import CUSTOMERS, Customer
 
 CAPTURE_HEADERS_ENV = {

@@ -36,12 +36,12 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
-from max_otel.instrumentation import conversation as bind_conversation
-from max_otel.instrumentation.health import health_router
-from max_otel.instrumentation.metrics import observe_dependencies, observe_process
 from sqlalchemy import text
 from sqlalchemy.orm import Session, selectinload
 
+from max_otel.instrumentation import conversation as bind_conversation
+from max_otel.instrumentation.health import health_router
+from max_otel.instrumentation.metrics import observe_dependencies, observe_process
 from max_service import audit_trail, conversations, db, gauges, permissions, realtime, webhook
 from max_service.logs import configure_logging
 from max_service.models import STATUS_CLOSED, STATUS_QUEUED, Conversation

@@ -16,10 +16,10 @@ from __future__ import annotations
 import logging
 import uuid
 
-from max_otel.instrumentation.audit import Actor, ActorType
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from max_otel.instrumentation.audit import Actor, ActorType
 from max_service import audit_trail, service_metrics
 from max_service.models import (
     DIRECTION_INBOUND,

@@ -25,9 +25,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from max_otel.instrumentation.metrics import DatabaseGaugeCollector, RowsQuery
 from sqlalchemy import Engine, func, select
 
+from max_otel.instrumentation.metrics import DatabaseGaugeCollector, RowsQuery
 from max_service.models import (
     STATUS_ASSIGNED,
     STATUS_CLOSED,

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import redis
+
 from max_otel.instrumentation.health import (
     HealthCheck,
     Readiness,

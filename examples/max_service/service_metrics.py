@@ -31,7 +31,6 @@ from datetime import UTC, datetime
 from typing import Any, ParamSpec
 
 from max_otel.instrumentation.metrics import MaxMetrics, record_query_metrics, record_task_metrics
-
 from max_service.models import UNASSIGNED_TEAM, Conversation, utc_now
 
 logger = logging.getLogger(__name__)

@@ -17,9 +17,9 @@ import time
 import uuid
 from typing import Any, cast
 
-from max_otel.instrumentation.audit import Actor
 from sqlalchemy import CursorResult, select, update
 
+from max_otel.instrumentation.audit import Actor
 from max_service import audit_trail, integration, realtime, service_metrics
 from max_service.db import session_scope
 from max_service.models import (

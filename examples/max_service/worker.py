@@ -19,8 +19,8 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import worker_init, worker_process_init
-from max_otel.instrumentation.metrics import observe_process
 
+from max_otel.instrumentation.metrics import observe_process
 from max_service import audit_trail, db, service_metrics
 from max_service.logs import configure_logging
 from max_service.settings import Settings

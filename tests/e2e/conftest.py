@@ -27,14 +27,15 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from max_otel.cli._stack_health import wait_until
-from max_otel.cli._stack_layout import StackLayout
-from max_otel.cli.stack import LocalStack
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import format_span_id, format_trace_id
+
+from max_otel.cli._stack_health import wait_until
+from max_otel.cli._stack_layout import StackLayout
+from max_otel.cli.stack import LocalStack
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 if str(EXAMPLES_DIR) not in sys.path:

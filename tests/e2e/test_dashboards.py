@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from max_otel.instrumentation.metrics import CATALOGUE, FIRST_RESPONSE_BUCKETS
 
+from max_otel.instrumentation.metrics import CATALOGUE, FIRST_RESPONSE_BUCKETS
 from tests.support.prometheus import PrometheusServer, wait_for
 from tests.support.servers import free_port
 
@@ -132,13 +132,6 @@ def _emit_catalogue(endpoint: str, stop: Any) -> None:
     instrumentation, exporting OTLP to ``endpoint`` twice a second until ``stop`` is set."""
     from fastapi import FastAPI, Response
     from fastapi.testclient import TestClient
-    from max_otel.instrumentation.metrics import (
-        DatabaseGaugeCollector,
-        MaxMetrics,
-        observe_dependencies,
-        observe_process,
-        record_query_metrics,
-    )
     from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
@@ -146,6 +139,14 @@ def _emit_catalogue(endpoint: str, stop: Any) -> None:
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
     from opentelemetry.sdk.resources import Resource
     from sqlalchemy import create_engine, text
+
+    from max_otel.instrumentation.metrics import (
+        DatabaseGaugeCollector,
+        MaxMetrics,
+        observe_dependencies,
+        observe_process,
+        record_query_metrics,
+    )
 
     reader = PeriodicExportingMetricReader(
         OTLPMetricExporter(endpoint=endpoint, insecure=True), export_interval_millis=500

@@ -20,8 +20,8 @@ from typing import Any
 
 import httpx
 import pytest
-from max_otel.processors.redaction import PseudonymKey
 
+from max_otel.processors.redaction import PseudonymKey
 from tests.support.otlp_receiver import OtlpReceiver, ReceivedLogRecord, ReceivedSpan
 from tests.support.sample_service import TEST_PSEUDONYM_KEY, SampleService, postgres_database
 from tests.support.servers import PostgresServer, RedisServer, free_port

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from demo.conversation_traces import (
     API_SERVICE,
     WORKER_SERVICE,
@@ -37,7 +38,6 @@ from demo.trace_checks import (
 )
 from max_otel.cli.stack import LocalStack
 from max_service.traffic import CUSTOMERS
-
 from tests.support.sample_service import SampleService
 from tests.support.servers import RedisServer
 

@@ -17,11 +17,11 @@ import time
 from collections.abc import Callable
 
 import pytest
+
 from demo.jaeger_api import JaegerApi, stored_text, wait_for
 from demo.seeded_pii import find_seeded
 from max_otel.cli._stack_health import http_ok
 from max_otel.cli.stack import LocalStack
-
 from tests.e2e.conftest import SpanId, SpanSender, restart, stored_span_ids, stored_traces
 
 pytestmark = pytest.mark.e2e

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy
+
 from max_otel.instrumentation.audit import (
     Actor,
     AuditRecord,
@@ -35,7 +36,6 @@ from max_otel.instrumentation.audit import (
 from max_otel.processors.redaction import PseudonymKey
 from max_service import audit_trail
 from max_service.triage import TEAMS
-
 from tests.support.crm_endpoint import CrmEndpoint
 from tests.support.sample_service import (
     TEST_PSEUDONYM_KEY,

@@ -19,11 +19,11 @@ from typing import Any
 
 import httpx
 import pytest
+
 from max_otel.instrumentation.metrics import FIRST_RESPONSE_BUCKETS, METER_NAME
 from max_service import service_metrics
 from max_service.models import Conversation
 from max_service.triage import TEAMS
-
 from tests.support.crm_endpoint import CrmEndpoint
 from tests.support.otlp_receiver import OtlpReceiver, ReceivedMetric, ReceivedPoint
 from tests.support.sample_service import SampleService

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from max_service.settings import Settings
 from max_service.triage import TEAMS, route
 

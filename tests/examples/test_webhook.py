@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from max_service.webhook import (
     InvalidSignatureError,
     MalformedPayloadError,

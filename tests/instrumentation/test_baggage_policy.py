@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from max_otel.instrumentation.baggage_policy import BaggagePolicy, normalise_value
 from opentelemetry import baggage
+
+from max_otel.instrumentation.baggage_policy import BaggagePolicy, normalise_value
 
 pytestmark = pytest.mark.unit
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 
 import pytest
+from opentelemetry import baggage, context
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+
 from max_otel.instrumentation.baggage_policy import BaggagePolicy
 from max_otel.instrumentation.baggage_processors import (
     ConversationBaggageLogProcessor,
     ConversationBaggageSpanProcessor,
 )
-from opentelemetry import baggage, context
-from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
-
 from tests.instrumentation._tracing import in_memory_provider
 
 pytestmark = pytest.mark.unit

@@ -6,6 +6,7 @@ import logging
 
 import pytest
 from celery import signals
+
 from max_otel.instrumentation import celery_signals
 from max_otel.instrumentation.celery_signals import connect_celery_signals
 

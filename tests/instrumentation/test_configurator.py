@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from max_otel.processors.redaction import PseudonymKey
 
+from max_otel.processors.redaction import PseudonymKey
 from tests.support.crm_endpoint import CrmEndpoint
 from tests.support.otlp_receiver import OtlpReceiver
 

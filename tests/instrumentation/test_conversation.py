@@ -8,13 +8,13 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from opentelemetry import baggage, context
+
 from max_otel.instrumentation import conversation, current_conversation_id
 from max_otel.instrumentation.baggage_policy import BaggagePolicy
 from max_otel.instrumentation.baggage_processors import ConversationBaggageSpanProcessor
 from max_otel.instrumentation.conversation import configure_binding
 from max_otel.instrumentation.open_spans import OpenSpans
-from opentelemetry import baggage, context
-
 from tests.instrumentation._tracing import in_memory_provider
 
 pytestmark = pytest.mark.unit

@@ -6,6 +6,12 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
 from max_otel.instrumentation import conversation
 from max_otel.instrumentation.baggage_policy import BaggagePolicy
 from max_otel.instrumentation.baggage_processors import ConversationBaggageSpanProcessor
@@ -17,11 +23,6 @@ from max_otel.instrumentation.conversation_backfill import (
     ConversationBackfillSpanProcessor,
 )
 from max_otel.instrumentation.open_spans import OpenSpans
-from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 pytestmark = pytest.mark.unit
 

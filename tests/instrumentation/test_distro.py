@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from max_otel.instrumentation import distro as distro_module
 from max_otel.instrumentation.distro import MaxOtelDistro, asgi_excluded_spans
 

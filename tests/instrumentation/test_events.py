@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from max_otel.instrumentation import Events, emit
 from max_otel.instrumentation.events import EVENT_LOGGER_NAME, default_level
 

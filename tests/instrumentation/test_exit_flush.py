@@ -11,9 +11,10 @@ import threading
 import time
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+
 from max_otel.instrumentation import exit_flush
 from max_otel.instrumentation.exit_flush import flush_telemetry
-from opentelemetry.sdk.trace import TracerProvider
 
 pytestmark = pytest.mark.unit
 

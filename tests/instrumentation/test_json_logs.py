@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from typing import cast
 
 import pytest
+from opentelemetry import baggage, context
+
 from max_otel.instrumentation.json_logs import JsonLogFormatter, iso_timestamp
 from max_otel.instrumentation.redaction_setup import build_redactor
 from max_otel.processors.redaction import PseudonymKey
-from opentelemetry import baggage, context
-
 from tests.instrumentation._tracing import in_memory_provider
 
 pytestmark = pytest.mark.unit

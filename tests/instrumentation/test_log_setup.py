@@ -6,6 +6,7 @@ import io
 import logging
 
 import pytest
+
 from max_otel.instrumentation.log_setup import (
     RepeatedRecordFilter,
     TelemetryInternalsFilter,

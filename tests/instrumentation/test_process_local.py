@@ -8,12 +8,6 @@ import time
 from collections.abc import Sequence
 
 import pytest
-from max_otel.instrumentation.fork_gate import ForkGate
-from max_otel.instrumentation.process_local import (
-    ProcessLocalMetricExporter,
-    ProcessLocalSpanExporter,
-    make_metric_readers_process_local,
-)
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     InMemoryMetricReader,
@@ -24,6 +18,13 @@ from opentelemetry.sdk.metrics.export import (
 )
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+
+from max_otel.instrumentation.fork_gate import ForkGate
+from max_otel.instrumentation.process_local import (
+    ProcessLocalMetricExporter,
+    ProcessLocalSpanExporter,
+    make_metric_readers_process_local,
+)
 
 pytestmark = pytest.mark.unit
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 import logging
 
 import pytest
+from opentelemetry import baggage, propagate
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
+from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
 from max_otel.instrumentation.baggage_policy import BaggagePolicy
 from max_otel.instrumentation.propagation import (
     ConversationBaggagePropagator,
     install_conversation_propagator,
     sanitise_baggage_header,
 )
-from opentelemetry import baggage, propagate
-from opentelemetry.baggage.propagation import W3CBaggagePropagator
-from opentelemetry.propagators.composite import CompositePropagator
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 pytestmark = pytest.mark.unit
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 import max_otel.instrumentation
 import max_otel.processors.in_process
-import pytest
 
 pytestmark = pytest.mark.unit
 

@@ -7,9 +7,6 @@ from collections import Counter
 from collections.abc import Mapping
 
 import pytest
-from max_otel.instrumentation.redaction_setup import build_redactor
-from max_otel.processors.in_process import RedactingLogRecordExporter, RedactingSpanExporter
-from max_otel.processors.redaction import PseudonymKey
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
@@ -17,6 +14,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, Status, StatusCode
+
+from max_otel.instrumentation.redaction_setup import build_redactor
+from max_otel.processors.in_process import RedactingLogRecordExporter, RedactingSpanExporter
+from max_otel.processors.redaction import PseudonymKey
 
 pytestmark = pytest.mark.unit
 

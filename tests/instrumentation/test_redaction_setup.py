@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from max_otel.instrumentation.redaction_setup import build_redactor
 
 pytestmark = pytest.mark.unit

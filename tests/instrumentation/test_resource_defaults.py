@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from max_otel.instrumentation.resource_defaults import resource_defaults
 
 pytestmark = pytest.mark.unit

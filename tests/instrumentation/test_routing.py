@@ -8,6 +8,10 @@ from collections.abc import Iterator
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from opentelemetry import baggage
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
 from max_otel.instrumentation.baggage_policy import BaggagePolicy
 from max_otel.instrumentation.baggage_processors import ConversationBaggageSpanProcessor
 from max_otel.instrumentation.conversation import configure_binding
@@ -16,10 +20,6 @@ from max_otel.instrumentation.routing import (
     instrument_path_parameters,
     uninstrument_path_parameters,
 )
-from opentelemetry import baggage
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
 from tests.instrumentation._tracing import in_memory_provider
 
 pytestmark = pytest.mark.unit

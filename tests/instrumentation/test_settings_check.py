@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from max_otel.instrumentation.settings_check import (
     InstalledComponents,
     check_environment,

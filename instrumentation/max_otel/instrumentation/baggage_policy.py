@@ -20,12 +20,13 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from opentelemetry import baggage
+from opentelemetry.context import Context
+
 from max_otel.instrumentation.environment_variables import (
     _DEFAULT_BAGGAGE_KEYS,
     MAX_OTEL_BAGGAGE_KEYS,
 )
-from opentelemetry import baggage
-from opentelemetry.context import Context
 
 logger = logging.getLogger(__name__)
 

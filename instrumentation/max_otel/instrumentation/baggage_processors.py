@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import logging
 
-from max_otel.instrumentation.baggage_policy import BaggagePolicy
 from opentelemetry.context import Context
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+
+from max_otel.instrumentation.baggage_policy import BaggagePolicy
 
 logger = logging.getLogger(__name__)
 

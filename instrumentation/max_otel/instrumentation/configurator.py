@@ -34,6 +34,14 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from opentelemetry import trace
+from opentelemetry.metrics import get_meter_provider
+from opentelemetry.sdk._configuration import _OTelSDKConfigurator
+from opentelemetry.sdk._logs import LogRecordProcessor
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter
+from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
 from max_otel.instrumentation.baggage_policy import BaggagePolicy
 from max_otel.instrumentation.baggage_processors import (
     ConversationBaggageLogProcessor,
@@ -73,13 +81,6 @@ from max_otel.processors.in_process import (
     RedactingLogRecordExporter,
     RedactingSpanExporter,
 )
-from opentelemetry import trace
-from opentelemetry.metrics import get_meter_provider
-from opentelemetry.sdk._configuration import _OTelSDKConfigurator
-from opentelemetry.sdk._logs import LogRecordProcessor
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter
-from opentelemetry.sdk.trace import SpanProcessor
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 logger = logging.getLogger(__name__)
 

@@ -21,6 +21,8 @@ import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
+from opentelemetry import baggage, context, trace
+
 from max_otel.instrumentation.baggage_policy import (
     AGENT_ID,
     CHANNEL,
@@ -30,7 +32,6 @@ from max_otel.instrumentation.baggage_policy import (
     normalise_value,
 )
 from max_otel.instrumentation.open_spans import OpenSpans
-from opentelemetry import baggage, context, trace
 
 logger = logging.getLogger(__name__)
 

@@ -37,10 +37,11 @@ import weakref
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
-from max_otel.instrumentation.baggage_policy import CONVERSATION_ID
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.util.types import AttributeValue
+
+from max_otel.instrumentation.baggage_policy import CONVERSATION_ID
 
 logger = logging.getLogger(__name__)
 

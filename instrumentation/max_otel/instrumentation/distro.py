@@ -30,13 +30,14 @@ import logging
 import os
 from typing import Any
 
+from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
+from opentelemetry.util._importlib_metadata import EntryPoint, entry_points
+
 from max_otel.instrumentation.environment_variables import (
     _DEFAULT_ASGI_EXCLUDE_SPANS,
     MAX_OTEL_ASGI_EXCLUDE_SPANS,
     OTEL_DEFAULTS,
 )
-from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
-from opentelemetry.util._importlib_metadata import EntryPoint, entry_points
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +75,9 @@ def _after_celery() -> None:
 
 
 def _after_logging() -> None:
-    from max_otel.instrumentation.log_setup import keep_internals_out_of
     from opentelemetry.instrumentation.logging import LoggingInstrumentor
+
+    from max_otel.instrumentation.log_setup import keep_internals_out_of
 
     handler = LoggingInstrumentor._logging_handler
     if handler is not None:

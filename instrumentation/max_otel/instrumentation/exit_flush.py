@@ -33,9 +33,10 @@ import time
 from types import FrameType
 from typing import Any
 
-from max_otel.instrumentation.process_local import abort_all_retries
 from opentelemetry import metrics, trace
 from opentelemetry._logs import get_logger_provider
+
+from max_otel.instrumentation.process_local import abort_all_retries
 
 logger = logging.getLogger(__name__)
 

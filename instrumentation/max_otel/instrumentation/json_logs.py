@@ -33,8 +33,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from max_otel.instrumentation.baggage_policy import BaggagePolicy
 from opentelemetry import trace
+
+from max_otel.instrumentation.baggage_policy import BaggagePolicy
 
 if TYPE_CHECKING:
     from max_otel.processors.in_process import AttributeRedactor

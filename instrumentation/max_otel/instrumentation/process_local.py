@@ -28,8 +28,6 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-from max_otel.instrumentation.fork_gate import FORK_GATE
-from max_otel.instrumentation.grpc_exporters import abort_retries, gate_grpc_calls
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.metrics.export import (
@@ -40,6 +38,9 @@ from opentelemetry.sdk.metrics.export import (
 )
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from max_otel.instrumentation.fork_gate import FORK_GATE
+from max_otel.instrumentation.grpc_exporters import abort_retries, gate_grpc_calls
 
 E = TypeVar("E")
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 
-from max_otel.instrumentation.baggage_policy import CONVERSATION_ID, BaggagePolicy
 from opentelemetry import baggage
 from opentelemetry.baggage import _is_valid_pair
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
@@ -33,6 +32,8 @@ from opentelemetry.propagate import get_global_textmap, set_global_textmap
 from opentelemetry.propagators import textmap
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.util.re import _DELIMITER_PATTERN
+
+from max_otel.instrumentation.baggage_policy import CONVERSATION_ID, BaggagePolicy
 
 logger = logging.getLogger(__name__)
 

@@ -24,9 +24,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from opentelemetry import context
+
 from max_otel.instrumentation.baggage_policy import CONVERSATION_ID, normalise_value
 from max_otel.instrumentation.conversation import bind
-from opentelemetry import context
 
 logger = logging.getLogger(__name__)
 

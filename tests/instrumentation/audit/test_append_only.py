@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from max_otel.instrumentation.audit import Actor, AuditTrail, search_events
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 
+from max_otel.instrumentation.audit import Actor, AuditTrail, search_events
 from tests.instrumentation.audit.conftest import AuditDatabase
 
 pytestmark = pytest.mark.integration

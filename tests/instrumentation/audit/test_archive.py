@@ -9,6 +9,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+
 from max_otel.instrumentation.audit import (
     ArchiveError,
     archive_partitions,
@@ -21,8 +23,6 @@ from max_otel.instrumentation.audit._chain import format_created_at
 from max_otel.instrumentation.audit._schema import month_bounds, month_rows_query
 from max_otel.instrumentation.audit.archive import read_archive
 from max_otel.instrumentation.audit.cli import main as audit_main
-from sqlalchemy import text
-
 from tests.instrumentation.audit.conftest import AuditDatabase
 
 pytestmark = pytest.mark.integration

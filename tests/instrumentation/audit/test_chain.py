@@ -6,6 +6,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+
 from max_otel.instrumentation.audit._chain import (
     GENESIS_HASH,
     canonical_row,

@@ -6,6 +6,8 @@ import json
 from datetime import UTC, date, datetime
 
 import pytest
+from sqlalchemy import create_engine, text
+
 from max_otel.instrumentation.audit import (
     AuditTrail,
     SchemaError,
@@ -15,8 +17,6 @@ from max_otel.instrumentation.audit import (
     search_events,
 )
 from max_otel.instrumentation.audit.cli import main as audit_main
-from sqlalchemy import create_engine, text
-
 from tests.instrumentation.audit.conftest import AuditDatabase
 
 pytestmark = pytest.mark.integration

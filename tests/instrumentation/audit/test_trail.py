@@ -5,6 +5,10 @@ from __future__ import annotations
 import logging
 
 import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from sqlalchemy import create_engine, text
+
 from max_otel.instrumentation import audit
 from max_otel.instrumentation.audit import (
     Actor,
@@ -16,10 +20,6 @@ from max_otel.instrumentation.audit import (
     search_events,
 )
 from max_otel.processors.redaction import RedactionHits, Redactor
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from sqlalchemy import create_engine, text
-
 from tests.instrumentation.audit.conftest import AuditDatabase
 from tests.support.servers import free_port
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 
 import pytest
+from sqlalchemy import text
+
 from max_otel.instrumentation.audit import Actor, AuditTrail, verify_chain
 from max_otel.instrumentation.audit._chain import canonical_row, row_hash
 from max_otel.instrumentation.audit.cli import main as audit_main
-from sqlalchemy import text
-
 from tests.instrumentation.audit.conftest import AuditDatabase
 
 pytestmark = pytest.mark.integration

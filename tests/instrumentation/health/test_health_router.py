@@ -16,6 +16,8 @@ import redis
 from celery import Celery
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
+
 from max_otel.instrumentation.health import (
     HealthCheck,
     Readiness,
@@ -24,8 +26,6 @@ from max_otel.instrumentation.health import (
     health_router,
     redis_probe,
 )
-from sqlalchemy import create_engine
-
 from tests.support.servers import PostgresServer, RedisServer
 
 

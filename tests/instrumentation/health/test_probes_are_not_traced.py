@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 import redis
-from max_otel.instrumentation.health import HealthCheck, Readiness, redis_probe
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from max_otel.instrumentation.health import HealthCheck, Readiness, redis_probe
 
 pytestmark = pytest.mark.integration
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 import max_otel.instrumentation.health as health
 import max_otel.instrumentation.metrics as metrics
-import pytest
 from max_otel.instrumentation.metrics import CATALOGUE, MetricKind, Source, definition
 
 pytestmark = pytest.mark.unit

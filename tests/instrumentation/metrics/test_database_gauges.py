@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 
 import pytest
-from max_otel.instrumentation.metrics import DatabaseGaugeCollector, environment_switch, sql_rows
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from sqlalchemy import create_engine, text
 
+from max_otel.instrumentation.metrics import DatabaseGaugeCollector, environment_switch, sql_rows
 from tests.instrumentation.metrics.conftest import Collected
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from celery import Celery
+from sqlalchemy import create_engine, text
+
 from max_otel.instrumentation.metrics import (
     MaxMetrics,
     observe_process,
@@ -12,7 +14,6 @@ from max_otel.instrumentation.metrics import (
     statement_operation,
     stop_recording_task_metrics,
 )
-from sqlalchemy import create_engine, text
 
 
 @pytest.mark.unit

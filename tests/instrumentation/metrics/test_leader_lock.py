@@ -6,8 +6,8 @@ import time
 
 import pytest
 import redis
-from max_otel.instrumentation.metrics import RedisLeaderLock
 
+from max_otel.instrumentation.metrics import RedisLeaderLock
 from tests.support.servers import RedisServer
 
 pytestmark = pytest.mark.integration

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+
 from max_otel.instrumentation.metrics import FIRST_RESPONSE_BUCKETS, MaxMetrics
 
 pytestmark = pytest.mark.unit

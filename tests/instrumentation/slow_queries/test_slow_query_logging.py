@@ -8,14 +8,14 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from max_otel.instrumentation.slow_queries import (
-    install_slow_query_logging,
-    slow_query_threshold_seconds,
-)
 from opentelemetry import baggage, context
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 
+from max_otel.instrumentation.slow_queries import (
+    install_slow_query_logging,
+    slow_query_threshold_seconds,
+)
 from tests.support.servers import PostgresServer
 
 SECRET = "max-secret-literal-4242"

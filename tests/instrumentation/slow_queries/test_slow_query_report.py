@@ -7,14 +7,14 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import create_engine, text
+
 from max_otel.instrumentation.slow_queries import (
     ExtensionMissingError,
     install_slow_query_logging,
     slow_statements,
 )
 from max_otel.instrumentation.slow_queries.cli import main as db_main
-from sqlalchemy import create_engine, text
-
 from tests.support.servers import PostgresServer
 
 pytestmark = pytest.mark.integration

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from hypothesis import strategies as st
-from max_otel.processors.otlp.anyvalue import fill_any_value
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+
+from max_otel.processors.otlp.anyvalue import fill_any_value
 
 PII_VALUES = (
     "+44 20 7946 0958",

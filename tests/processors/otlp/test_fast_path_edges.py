@@ -10,6 +10,11 @@ occurrence may slip through unredacted.
 from __future__ import annotations
 
 import pytest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+
 from max_otel.processors.otlp import (
     RedactionEngine,
     redact_logs,
@@ -17,11 +22,6 @@ from max_otel.processors.otlp import (
     reference_redact_traces,
 )
 from max_otel.processors.otlp._wire import encode_field
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import KeyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
-
 from tests.processors.otlp.engine_double import BatchScanEngineDouble, EngineDouble
 from tests.processors.otlp.engines import real_engine
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from max_otel.processors.otlp import (
     RedactionEngine,
     RedactionResult,
@@ -22,7 +23,6 @@ from max_otel.processors.otlp import (
     reference_redact_metrics,
     reference_redact_traces,
 )
-
 from tests.processors.otlp.engine_double import BatchScanEngineDouble, EngineDouble
 from tests.processors.otlp.engines import real_engine
 from tests.processors.otlp.strategies import log_requests, metric_requests, trace_requests

@@ -5,6 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
 from max_otel.processors.otlp import (
     REDACTION_COUNT_KEY,
     OtlpDecodeError,
@@ -15,13 +22,6 @@ from max_otel.processors.otlp import (
     reference_redact_traces,
 )
 from max_otel.processors.otlp.anyvalue import fill_any_value, to_any_value, to_python
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
-
 from tests.processors.otlp.engine_double import EngineDouble
 from tests.processors.otlp.engines import real_engine
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from max_otel.processors.redaction import PseudonymKey, RedactionRules, Redactor, load_rules
 
 TESTDATA = Path(__file__).parent / "testdata"

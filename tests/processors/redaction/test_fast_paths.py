@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from max_otel.processors.redaction import DROP, PseudonymKey, Redactor, load_rules
 from max_otel.processors.redaction._detectors import BUILTIN_DETECTORS
 from max_otel.processors.redaction._pseudonym import Pseudonymiser

@@ -6,6 +6,7 @@ import dataclasses
 from collections import Counter
 
 import pytest
+
 from max_otel.processors.redaction import (
     DROP,
     KeyRule,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+
 from max_otel.processors.redaction import PseudonymKey, Redactor
 
 pytestmark = pytest.mark.unit

@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from max_otel.processors.redaction import PseudonymKey, Redactor
 
 pytestmark = pytest.mark.unit

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from max_otel.processors.redaction import PSEUDONYM_PATTERN, ConfigurationError, PseudonymKey
 
+from max_otel.processors.redaction import PSEUDONYM_PATTERN, ConfigurationError, PseudonymKey
 from tests.processors.redaction.conftest import SECRET
 
 pytestmark = pytest.mark.unit

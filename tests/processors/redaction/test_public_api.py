@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-import max_otel.processors.redaction as redaction
 import pytest
+
+import max_otel.processors.redaction as redaction
 from max_otel.processors.redaction import (
     DROP,
     ConfigurationError,

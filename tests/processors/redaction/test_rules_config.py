@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from max_otel.processors.redaction import (
     ConfigurationError,
     PseudonymKey,
@@ -16,7 +17,6 @@ from max_otel.processors.redaction import (
     load_rules,
     rules_from_mapping,
 )
-
 from tests.processors.redaction.conftest import section
 
 pytestmark = pytest.mark.unit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from max_otel.processors.redaction._search import Searcher
 
 pytestmark = pytest.mark.unit

@@ -13,6 +13,7 @@ from collections import Counter
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from max_otel.processors.redaction import PSEUDONYM_PATTERN, PseudonymKey, Redactor, load_rules
 
 pytestmark = pytest.mark.unit

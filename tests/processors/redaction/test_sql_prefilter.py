@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from max_otel.processors.redaction._sql import replace_literals, scrub_sql
 
 pytestmark = pytest.mark.unit

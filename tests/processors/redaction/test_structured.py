@@ -7,6 +7,7 @@ import json
 from collections import Counter
 
 import pytest
+
 from max_otel.processors.redaction import PseudonymKey, Redactor, load_rules
 
 pytestmark = pytest.mark.unit

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from max_otel.processors import service
 from max_otel.processors.service import ProcessorConfig, load_config_file, resolve_config
 

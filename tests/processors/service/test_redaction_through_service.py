@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from max_otel.processors.otlp.anyvalue import to_python
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
@@ -26,6 +25,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Link, SpanContext, Status, StatusCode
 
+from max_otel.processors.otlp.anyvalue import to_python
 from tests.processors.service.next_hop import NextHop
 from tests.processors.service.processor_process import ProcessorProcess
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from max_otel.instrumentation.audit._environment import AUDIT_DATABASE_URL
 from sqlalchemy import Engine, create_engine
+
+from max_otel.instrumentation.audit._environment import AUDIT_DATABASE_URL
 
 # A request waiting on an unreachable audit database waits at most this long per attempt.
 _CONNECT_TIMEOUT_SECONDS = 3

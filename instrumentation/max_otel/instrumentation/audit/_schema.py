@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib import resources
 
-from max_otel.instrumentation.audit.errors import SchemaError
 from sqlalchemy import Connection, TextClause, text
+
+from max_otel.instrumentation.audit.errors import SchemaError
 
 _ROLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _PARTITION_NAME = re.compile(r"^conversation_events_y(\d{4})m(\d{2})$")

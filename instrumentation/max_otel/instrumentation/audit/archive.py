@@ -35,6 +35,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Connection, Engine, insert, select, text
+
 from max_otel.instrumentation.audit._chain import (
     GENESIS_HASH,
     canonical_row,
@@ -51,7 +53,6 @@ from max_otel.instrumentation.audit._schema import (
 )
 from max_otel.instrumentation.audit._tables import archive_log, chain_heads
 from max_otel.instrumentation.audit.errors import ArchiveError
-from sqlalchemy import Connection, Engine, insert, select, text
 
 SUMS_FILE = "SHA256SUMS"
 _DEFAULT_RETENTION_MONTHS = 12

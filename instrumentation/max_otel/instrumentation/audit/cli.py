@@ -25,6 +25,9 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
 from max_otel.instrumentation.audit._database import audit_engine, resolve_database_url
 from max_otel.instrumentation.audit._environment import (
     _DEFAULT_AUDIT_APP_ROLE,
@@ -40,8 +43,6 @@ from max_otel.instrumentation.audit.archive import archive_partitions, verify_ar
 from max_otel.instrumentation.audit.errors import AuditError
 from max_otel.instrumentation.audit.search import search_events
 from max_otel.instrumentation.audit.verify import verify_chain
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 _SHOWN_PROBLEMS = 20
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import Connection, select
+
 from max_otel.instrumentation.audit._tables import conversation_events
 from max_otel.instrumentation.audit.events import AuditRecord
-from sqlalchemy import Connection, select
 
 _DEFAULT_LIMIT = 1000
 

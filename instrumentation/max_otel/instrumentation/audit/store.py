@@ -27,12 +27,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Connection, Engine, insert
+from sqlalchemy.exc import IntegrityError
+
 from max_otel.instrumentation.audit._schema import create_partitions, month_start
 from max_otel.instrumentation.audit._tables import conversation_events
 from max_otel.instrumentation.audit.events import AuditEvent
 from max_otel.processors.redaction import DROP, RedactionHits, Redactor
-from sqlalchemy import Connection, Engine, insert
-from sqlalchemy.exc import IntegrityError
 
 _CHECK_VIOLATION = "23514"  # what "no partition of relation ... found for row" raises
 _PARTITIONS_CREATED_ON_DEMAND = 2  # this month and the next

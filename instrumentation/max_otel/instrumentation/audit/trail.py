@@ -35,6 +35,9 @@ import os
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from opentelemetry import metrics
+from sqlalchemy import Connection
+
 from max_otel.instrumentation.audit._database import audit_engine, resolve_database_url
 from max_otel.instrumentation.audit._environment import (
     _DEFAULT_AUDIT_REQUIRED,
@@ -49,8 +52,6 @@ from max_otel.instrumentation.audit.events import (
 )
 from max_otel.instrumentation.audit.store import AuditStore
 from max_otel.processors.redaction import PseudonymKey, Redactor, load_rules
-from opentelemetry import metrics
-from sqlalchemy import Connection
 
 logger = logging.getLogger(__name__)
 

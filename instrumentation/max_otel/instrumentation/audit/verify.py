@@ -31,6 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from sqlalchemy import Connection, select
+
 from max_otel.instrumentation.audit._chain import GENESIS_HASH, canonical_row, row_hash
 from max_otel.instrumentation.audit._schema import (
     Partition,
@@ -40,7 +42,6 @@ from max_otel.instrumentation.audit._schema import (
     partition_name,
 )
 from max_otel.instrumentation.audit._tables import archive_log, chain_heads
-from sqlalchemy import Connection, select
 
 _DEFAULT_MAX_PROBLEMS = 100
 _BATCH_ROWS = 10_000

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+
 from max_otel.instrumentation.health._checks import Readiness
 
 

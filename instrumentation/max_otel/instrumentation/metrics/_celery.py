@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from celery import signals
+
 from max_otel.instrumentation.metrics._recorder import MaxMetrics, TaskStatus
 
 logger = logging.getLogger(__name__)

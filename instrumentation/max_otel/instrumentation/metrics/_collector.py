@@ -30,13 +30,14 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from opentelemetry import metrics as otel_metrics
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.metrics import CallbackOptions, Meter, Observation
+
 from max_otel.instrumentation.metrics._catalogue import MetricKind, Source, definition
 from max_otel.instrumentation.metrics._election import environment_switch
 from max_otel.instrumentation.metrics._recorder import METER_NAME
 from max_otel.instrumentation.metrics.environment_variables import MAX_OTEL_DB_GAUGES_TTL
-from opentelemetry import metrics as otel_metrics
-from opentelemetry.instrumentation.utils import suppress_instrumentation
-from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 logger = logging.getLogger(__name__)
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 
-from max_otel.instrumentation.metrics._catalogue import definition
-from max_otel.instrumentation.metrics._recorder import METER_NAME
 from opentelemetry import metrics as otel_metrics
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
+
+from max_otel.instrumentation.metrics._catalogue import definition
+from max_otel.instrumentation.metrics._recorder import METER_NAME
 
 logger = logging.getLogger(__name__)
 

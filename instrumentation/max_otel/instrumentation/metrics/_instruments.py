@@ -14,9 +14,10 @@ import logging
 from collections.abc import Callable
 from typing import ParamSpec, Protocol
 
-from max_otel.instrumentation.metrics._catalogue import MetricDefinition, MetricKind
 from opentelemetry.metrics import Counter, Histogram, Meter, UpDownCounter
 from opentelemetry.util.types import Attributes
+
+from max_otel.instrumentation.metrics._catalogue import MetricDefinition, MetricKind
 
 logger = logging.getLogger(__name__)
 

@@ -15,10 +15,11 @@ import resource
 import sys
 from collections.abc import Iterable
 
-from max_otel.instrumentation.metrics._catalogue import definition
-from max_otel.instrumentation.metrics._recorder import METER_NAME
 from opentelemetry import metrics as otel_metrics
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
+
+from max_otel.instrumentation.metrics._catalogue import definition
+from max_otel.instrumentation.metrics._recorder import METER_NAME
 
 logger = logging.getLogger(__name__)
 

@@ -21,6 +21,9 @@ from __future__ import annotations
 
 from typing import Literal, cast
 
+from opentelemetry import metrics as otel_metrics
+from opentelemetry.metrics import Counter, Histogram, Meter, UpDownCounter
+
 from max_otel.instrumentation.metrics._catalogue import CATALOGUE, MetricKind
 from max_otel.instrumentation.metrics._instruments import (
     Gauge,
@@ -28,8 +31,6 @@ from max_otel.instrumentation.metrics._instruments import (
     create_instrument,
     never_raises,
 )
-from opentelemetry import metrics as otel_metrics
-from opentelemetry.metrics import Counter, Histogram, Meter, UpDownCounter
 
 METER_NAME = "max_otel.metrics"
 """Instrumentation scope of every catalogue metric."""

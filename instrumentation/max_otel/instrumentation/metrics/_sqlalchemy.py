@@ -17,8 +17,9 @@ import logging
 import time
 from typing import Any
 
-from max_otel.instrumentation.metrics._recorder import MaxMetrics
 from sqlalchemy import event
+
+from max_otel.instrumentation.metrics._recorder import MaxMetrics
 
 logger = logging.getLogger(__name__)
 

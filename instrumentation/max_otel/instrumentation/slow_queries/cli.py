@@ -16,6 +16,9 @@ import argparse
 import os
 import sys
 
+from sqlalchemy import create_engine
+from sqlalchemy.exc import SQLAlchemyError
+
 # The same libpq URL -> psycopg 3 SQLAlchemy URL rule as the audit commands, in one place.
 from max_otel.instrumentation.audit._database import sqlalchemy_url
 from max_otel.instrumentation.slow_queries.errors import ExtensionMissingError
@@ -26,8 +29,6 @@ from max_otel.instrumentation.slow_queries.report import (
     slow_statements,
 )
 from max_otel.instrumentation.slow_queries.threshold import slow_query_threshold_seconds
-from sqlalchemy import create_engine
-from sqlalchemy.exc import SQLAlchemyError
 
 DATABASE_URL = "MAX_DATABASE_URL"
 """The service database's URL, the default of ``--database-url`` (the sample service's too)."""

@@ -35,6 +35,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import event
+
 from max_otel.instrumentation.conversation import current_conversation_id
 from max_otel.instrumentation.slow_queries.threshold import slow_query_threshold_seconds
 from max_otel.processors.redaction import (
@@ -44,7 +46,6 @@ from max_otel.processors.redaction import (
     Redactor,
     load_rules,
 )
-from sqlalchemy import event
 
 logger = logging.getLogger("max_otel.slow_queries")
 _internal = logging.getLogger(__name__)

@@ -19,9 +19,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+from sqlalchemy import Connection, text
+
 from max_otel.instrumentation.slow_queries.errors import ExtensionMissingError
 from max_otel.instrumentation.slow_queries.hook import StatementScrubber
-from sqlalchemy import Connection, text
 
 _DEFAULT_LIMIT = 20
 _QUERY_WIDTH = 80

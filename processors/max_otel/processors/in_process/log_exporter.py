@@ -21,10 +21,11 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 
-from max_otel.processors.in_process._redactor import AttributeRedactor, redacted_attributes
-from max_otel.processors.in_process.span_exporter import ResourceRedaction
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+
+from max_otel.processors.in_process._redactor import AttributeRedactor, redacted_attributes
+from max_otel.processors.in_process.span_exporter import ResourceRedaction
 
 logger = logging.getLogger(__name__)
 

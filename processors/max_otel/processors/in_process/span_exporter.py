@@ -22,15 +22,16 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import Link, Status
+
 from max_otel.processors.in_process._redactor import (
     AttributeRedactor,
     redacted_attributes,
     redacted_text,
 )
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import Event, ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-from opentelemetry.trace import Link, Status
 
 logger = logging.getLogger(__name__)
 

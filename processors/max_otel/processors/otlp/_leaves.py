@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections import Counter
 
 from google.protobuf.message import DecodeError
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
 from max_otel.processors.otlp._shadow import Leaf
 from max_otel.processors.otlp._wire import encode_field, read_varint
 from max_otel.processors.otlp.anyvalue import fill_any_value
@@ -29,7 +31,6 @@ from max_otel.processors.otlp.pieces import (
     redact_key_value,
     redact_text_field,
 )
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 
 def _decode(message_type: type[KeyValue] | type[AnyValue], payload: bytes) -> object:

@@ -32,6 +32,7 @@ from typing import Any
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError
+
 from max_otel.processors.otlp.errors import OtlpDecodeError
 from max_otel.processors.otlp.pieces import RedactionEngine
 

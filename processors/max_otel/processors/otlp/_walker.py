@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from google.protobuf.message import DecodeError
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+
 from max_otel.processors.otlp._shadow import Leaf, Shape
 from max_otel.processors.otlp._wire import encode_field, encode_varint
 from max_otel.processors.otlp.errors import OtlpDecodeError
@@ -39,7 +41,6 @@ from max_otel.processors.otlp.pieces import (
     RedactionEngine,
     counted_key_value,
 )
-from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 # A serialized KeyValue whose key is "redaction.count" starts with these bytes.
 _COUNT_PREFIX = encode_field(1, REDACTION_COUNT_KEY.encode())

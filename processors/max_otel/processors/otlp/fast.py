@@ -24,11 +24,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from max_otel.processors.otlp._leaves import ATTRIBUTE, BODY, TEXT
-from max_otel.processors.otlp._shadow import Leaf, Shape
-from max_otel.processors.otlp._walker import Walk
-from max_otel.processors.otlp.pieces import RedactionEngine
-from max_otel.processors.otlp.result import RedactionResult
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
@@ -37,6 +32,12 @@ from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as metrics
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1 import trace_pb2
+
+from max_otel.processors.otlp._leaves import ATTRIBUTE, BODY, TEXT
+from max_otel.processors.otlp._shadow import Leaf, Shape
+from max_otel.processors.otlp._walker import Walk
+from max_otel.processors.otlp.pieces import RedactionEngine
+from max_otel.processors.otlp.result import RedactionResult
 
 _RESOURCE = Shape(Resource, {"attributes": ATTRIBUTE}, count_field="attributes")
 _SCOPE = Shape(InstrumentationScope, {"attributes": ATTRIBUTE}, count_field="attributes")

@@ -25,8 +25,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Protocol
 
-from max_otel.processors.otlp.anyvalue import fill_any_value, to_python
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+from max_otel.processors.otlp.anyvalue import fill_any_value, to_python
 
 REDACTION_COUNT_KEY = "redaction.count"
 """Attribute added to each changed span, log record, data point, resource or scope."""

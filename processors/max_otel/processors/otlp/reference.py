@@ -20,6 +20,12 @@ from collections.abc import Callable
 from typing import Any
 
 from google.protobuf.message import DecodeError, Message
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
 from max_otel.processors.otlp.errors import OtlpDecodeError
 from max_otel.processors.otlp.pieces import (
     DROPPED,
@@ -31,11 +37,6 @@ from max_otel.processors.otlp.pieces import (
     redact_text_field,
 )
 from max_otel.processors.otlp.result import RedactionResult
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 _DATA_POINT_KINDS = ("gauge", "sum", "histogram", "exponential_histogram", "summary")
 

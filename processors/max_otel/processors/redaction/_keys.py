@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import re2
+
 from max_otel.processors.redaction._rules import KeyRule, RedactionRules, normalise_key
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from max_otel.processors.redaction._detectors import BUILTIN_NAMES
 from max_otel.processors.redaction._errors import ConfigurationError
 from max_otel.processors.redaction._rules import (

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import re2
+
 from max_otel.processors.redaction._detectors import SENSITIVE_PAIR, Finding
 from max_otel.processors.redaction._keys import KeyClassifier
 from max_otel.processors.redaction._rules import KeyRule

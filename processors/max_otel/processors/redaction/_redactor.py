@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 import re2
+
 from max_otel.processors.redaction._attributes import FAIL_CLOSED, AttributeMapScrubber
 from max_otel.processors.redaction._detectors import (
     BUILTIN_DETECTORS,

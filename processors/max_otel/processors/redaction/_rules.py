@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import re2
+
 from max_otel.processors.redaction._errors import ConfigurationError
 
 KEY_ACTIONS = ("drop", "length", "mask", "pseudonymise")

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import re2
+
 from max_otel.processors.redaction._search import Searcher
 
 _KEY_END = r"(?:$|[^a-z0-9_.\- ]|_[_\t]*[:=])"

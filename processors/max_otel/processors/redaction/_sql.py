@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import Counter
 
 import re2
+
 from max_otel.processors.redaction._pseudonym import PSEUDONYM_PATTERN
 from max_otel.processors.redaction._search import Searcher
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from urllib.parse import quote, unquote, unquote_plus, urlsplit, urlunsplit
 
 import re2
+
 from max_otel.processors.redaction._detectors import Finding
 from max_otel.processors.redaction._keys import KeyClassifier
 from max_otel.processors.redaction._rules import KeyRule, normalise_key

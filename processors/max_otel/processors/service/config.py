@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from max_otel.processors.service import environment
 
 _DEFAULT_LISTEN = "127.0.0.1:4320"

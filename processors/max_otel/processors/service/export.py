@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import grpc
 import grpc.aio
 from google.protobuf.message import DecodeError
+
 from max_otel.processors.otlp import OtlpDecodeError, RedactionEngine, RedactionResult
 from max_otel.processors.service.errors import ForwardError
 from max_otel.processors.service.forwarder import Forwarder

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import grpc
 import grpc.aio
+
 from max_otel.processors.service.config import ProcessorConfig
 from max_otel.processors.service.errors import ForwardError
 from max_otel.processors.service.tls import forward_credentials

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import logging
 
-from max_otel.processors.otlp import RedactionResult
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
 from prometheus_client import REGISTRY, start_http_server
+
+from max_otel.processors.otlp import RedactionResult
 
 logger = logging.getLogger(__name__)
 

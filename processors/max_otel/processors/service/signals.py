@@ -14,6 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from google.protobuf.message import Message
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
 from max_otel.processors.otlp import (
     RedactionEngine,
     RedactionResult,
@@ -21,9 +25,6 @@ from max_otel.processors.otlp import (
     redact_metrics,
     redact_traces,
 )
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 
 @dataclass(frozen=True)

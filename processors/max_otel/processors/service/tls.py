@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import grpc
+
 from max_otel.processors.service.config import ProcessorConfig
 
 

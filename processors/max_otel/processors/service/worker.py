@@ -27,6 +27,7 @@ import grpc
 import grpc.aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
+
 from max_otel.processors.otlp import RedactionEngine
 from max_otel.processors.service.config import ProcessorConfig
 from max_otel.processors.service.export import ExportHandler, RedactorSlot
