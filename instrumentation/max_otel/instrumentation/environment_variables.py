@@ -9,10 +9,12 @@ variable, then the ``_DEFAULT_*`` constant beside it.
 The pseudonym key variables (``MAX_OTEL_PSEUDONYM_KEY``, ``MAX_OTEL_PSEUDONYM_KEY_FILE``,
 ``MAX_OTEL_PSEUDONYM_KEY_ID``) belong to the redaction engine and are documented in
 ``max_otel.processors.redaction``; they are repeated here so this module lists every variable
-a Max service reads.
+a Max service reads. Their names are taken from the modules that read them, never retyped.
 """
 
 from __future__ import annotations
+
+from max_otel.processors.redaction import _environment as _redaction_environment
 
 MAX_OTEL_ENVIRONMENT = "MAX_OTEL_ENVIRONMENT"
 """Deployment environment, written to the resource attribute ``deployment.environment.name``
@@ -59,18 +61,18 @@ MAX_OTEL_SLOW_QUERY_LOGGING = "MAX_OTEL_SLOW_QUERY_LOGGING"
 
 MAX_OTEL_SLOW_QUERY_THRESHOLD_MS = "MAX_OTEL_SLOW_QUERY_THRESHOLD_MS"
 """Statements taking at least this many milliseconds are logged as ``db.slow_query``; read by
-``max_otel.instrumentation.slow_queries`` (repeated here so this module lists every variable).
+``max_otel.instrumentation.slow_queries``, which takes the name from here.
 Default: 1000."""
 
-MAX_OTEL_PSEUDONYM_KEY = "MAX_OTEL_PSEUDONYM_KEY"
+MAX_OTEL_PSEUDONYM_KEY = _redaction_environment.PSEUDONYM_KEY
 """Secret (at least 32 characters) used to pseudonymise phone numbers and other identifiers,
 the same in every service. When missing, the process still runs: such values are masked
 (``***``) instead of pseudonymised and one warning says how to set the key."""
 
-MAX_OTEL_PSEUDONYM_KEY_FILE = "MAX_OTEL_PSEUDONYM_KEY_FILE"
+MAX_OTEL_PSEUDONYM_KEY_FILE = _redaction_environment.PSEUDONYM_KEY_FILE
 """Path of a file holding the pseudonym secret, instead of ``MAX_OTEL_PSEUDONYM_KEY``."""
 
-MAX_OTEL_PSEUDONYM_KEY_ID = "MAX_OTEL_PSEUDONYM_KEY_ID"
+MAX_OTEL_PSEUDONYM_KEY_ID = _redaction_environment.PSEUDONYM_KEY_ID
 """Short name of the pseudonym secret written into each pseudonym. Default: ``k1``."""
 
 _DEFAULT_ENVIRONMENT = "development"

@@ -31,6 +31,7 @@ from max_otel.instrumentation.metrics._instruments import (
     create_instrument,
     never_raises,
 )
+from max_otel.instrumentation.slow_queries.threshold import slow_query_threshold_seconds
 
 METER_NAME = "max_otel.metrics"
 """Instrumentation scope of every catalogue metric."""
@@ -46,12 +47,23 @@ CIRCUIT_STATE_VALUES: dict[CircuitState, int] = {"closed": 0, "half_open": 1, "o
 """The value ``integration_circuit_breaker_state`` takes for each breaker state."""
 
 
+def _logged_slow_query_seconds() -> float:
+    """The slow-query log threshold; the spec's 1 s when the setting is unusable (the distro
+    reports a bad ``MAX_OTEL_SLOW_QUERY_THRESHOLD_MS`` at start-up, never a request)."""
+    try:
+        return slow_query_threshold_seconds()
+    except ValueError:
+        return _DEFAULT_SLOW_QUERY_SECONDS
+
+
 class MaxMetrics:
     """Records the catalogue's per-process metrics on one ``Meter``.
 
     ``meter`` defaults to the global MeterProvider's meter ``max_otel.metrics`` (set up by the
     distro; before that, the API's proxy forwards to it once set). ``slow_query_seconds`` is
-    the threshold of ``db_slow_queries_total`` (the spec's 1 s).
+    the threshold of ``db_slow_queries_total``; by default the one the ``db.slow_query`` log
+    events use (``MAX_OTEL_SLOW_QUERY_THRESHOLD_MS``, else the spec's 1 s), so the counter and
+    the log lines count the same statements.
     """
 
     def __init__(
@@ -59,7 +71,7 @@ class MaxMetrics:
     ) -> None:
         self._meter = meter or otel_metrics.get_meter(METER_NAME)
         self.slow_query_seconds = (
-            _DEFAULT_SLOW_QUERY_SECONDS if slow_query_seconds is None else slow_query_seconds
+            _logged_slow_query_seconds() if slow_query_seconds is None else slow_query_seconds
         )
         self._instruments: dict[str, SyncInstrument] = {
             metric.name: create_instrument(self._meter, metric)

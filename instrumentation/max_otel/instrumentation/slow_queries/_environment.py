@@ -6,7 +6,9 @@ Configuration precedence everywhere: explicit argument, then environment variabl
 
 from __future__ import annotations
 
-SLOW_QUERY_THRESHOLD_MS = "MAX_OTEL_SLOW_QUERY_THRESHOLD_MS"
+from max_otel.instrumentation.environment_variables import MAX_OTEL_SLOW_QUERY_THRESHOLD_MS
+
+SLOW_QUERY_THRESHOLD_MS = MAX_OTEL_SLOW_QUERY_THRESHOLD_MS
 """Statements that take at least this many milliseconds are logged as ``db.slow_query`` (and
 ``max-otel db slow-queries`` reports statements whose mean time is above it). A positive
 number. Default 1000 (the spec's "slow queries (> 1s)")."""
