@@ -9,6 +9,8 @@ occurrence may slip through unredacted.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -22,8 +24,7 @@ from max_otel.processors.otlp import (
     reference_redact_traces,
 )
 from max_otel.processors.otlp._wire import encode_field
-from tests.processors.otlp.engine_double import BatchScanEngineDouble, EngineDouble
-from tests.processors.otlp.engines import real_engine
+from tests.processors.otlp.engines import ENGINE_NAMES, engine_named
 
 pytestmark = pytest.mark.unit
 
@@ -31,11 +32,10 @@ PHONE = "+44 20 7946 0958"
 EMAIL = "alex.morgan@example.com"
 
 
-@pytest.fixture(params=["double", "double-batch-scan", "real"])
-def engine(request: pytest.FixtureRequest) -> RedactionEngine:
-    if request.param == "double":
-        return EngineDouble()
-    return BatchScanEngineDouble() if request.param == "double-batch-scan" else real_engine()
+@pytest.fixture(params=ENGINE_NAMES)
+def engine(request: pytest.FixtureRequest) -> Iterator[RedactionEngine]:
+    with engine_named(request.param) as engine:
+        yield engine
 
 
 def _large_scope(pii: list[bool]) -> bytes:

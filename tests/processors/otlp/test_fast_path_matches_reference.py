@@ -1,8 +1,9 @@
 """Differential property tests: the fast path returns what the decode-everything walker returns.
 
-Run against the real redaction engine (packaged rules) and against a small engine double
-(with and without the optional one-call pre-filter ``might_contain_pii_many``), on generated
-trace, log and metric requests with PII seeded in random places.
+Run against the real redaction engine (packaged rules), walked by the compiled walk and by
+the pure-Python fast path, and against a small engine double (with and without the optional
+one-call pre-filter ``might_contain_pii_many``), on generated trace, log and metric requests
+with PII seeded in random places.
 """
 
 from __future__ import annotations
@@ -23,19 +24,14 @@ from max_otel.processors.otlp import (
     reference_redact_metrics,
     reference_redact_traces,
 )
-from tests.processors.otlp.engine_double import BatchScanEngineDouble, EngineDouble
-from tests.processors.otlp.engines import real_engine
+from tests.processors.otlp.engine_double import EngineDouble
+from tests.processors.otlp.engines import ENGINE_NAMES, engine_named
 from tests.processors.otlp.strategies import log_requests, metric_requests, trace_requests
 
 pytestmark = pytest.mark.unit
 
 Walker = Callable[[RedactionEngine, bytes], RedactionResult]
 
-_ENGINES = {
-    "double": EngineDouble(),
-    "double-batch-scan": BatchScanEngineDouble(),
-    "real": real_engine(),
-}
 _SIGNALS: dict[str, tuple[st.SearchStrategy[bytes], Walker, Walker]] = {
     "traces": (trace_requests(), redact_traces, reference_redact_traces),
     "logs": (log_requests(), redact_logs, reference_redact_logs),
@@ -52,16 +48,16 @@ def _assert_same(engine: RedactionEngine, request: bytes, fast: Walker, referenc
     assert actual.hits == expected.hits
 
 
-@pytest.mark.parametrize("engine_name", sorted(_ENGINES))
+@pytest.mark.parametrize("engine_name", ENGINE_NAMES)
 @pytest.mark.parametrize("signal", sorted(_SIGNALS))
 def test_fast_path_gives_the_reference_result_byte_for_byte(signal: str, engine_name: str) -> None:
     strategy, fast, reference = _SIGNALS[signal]
-    engine = _ENGINES[engine_name]
 
     @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(strategy)
     def check(request: bytes) -> None:
-        _assert_same(engine, request, fast, reference)
+        with engine_named(engine_name) as engine:
+            _assert_same(engine, request, fast, reference)
 
     check()
 
@@ -71,7 +67,7 @@ def test_walking_twice_changes_nothing_more() -> None:
 
     Checked with the engine double: the engine's own idempotence is the engine's tests' job.
     """
-    engine = _ENGINES["double"]
+    engine = EngineDouble()
 
     @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(trace_requests())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,8 +23,7 @@ from max_otel.processors.otlp import (
     reference_redact_traces,
 )
 from max_otel.processors.otlp.anyvalue import fill_any_value, to_any_value, to_python
-from tests.processors.otlp.engine_double import EngineDouble
-from tests.processors.otlp.engines import real_engine
+from tests.processors.otlp.engines import engine_named
 
 pytestmark = pytest.mark.unit
 
@@ -31,9 +31,10 @@ PHONE = "+44 20 7946 0958"
 EMAIL = "alex.morgan@example.com"
 
 
-@pytest.fixture(params=["double", "real"])
-def engine(request: pytest.FixtureRequest) -> RedactionEngine:
-    return EngineDouble() if request.param == "double" else real_engine()
+@pytest.fixture(params=["double", "real", "real-python-walk"])
+def engine(request: pytest.FixtureRequest) -> Iterator[RedactionEngine]:
+    with engine_named(request.param) as engine:
+        yield engine
 
 
 def _attributes(attributes: Any) -> dict[str, object]:

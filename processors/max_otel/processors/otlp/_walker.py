@@ -270,6 +270,13 @@ _COUNT_PAIRS: list[bytes] = []
 _COUNT_PAIRS.extend(_COUNT_PREFIX + encode_field(2, b"\x18" + bytes((n,))) for n in range(128))
 
 
+def add_to_count(existing: bytes, hits: Counter[str]) -> bytes:
+    """The serialized ``redaction.count`` attribute replacing ``existing`` (a serialized
+    count attribute) on an item with ``hits``."""
+    result: bytes = counted_key_value(_decode_pair(existing), hits).SerializeToString()
+    return result
+
+
 def _decode_pair(payload: bytes) -> KeyValue:
     try:
         return KeyValue.FromString(payload)

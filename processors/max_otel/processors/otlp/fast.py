@@ -13,17 +13,21 @@ it::
 
     result = redact_traces(redactor, request_bytes)   # same API as reference_redact_traces
 
+When the compiled walk (:mod:`max_otel.processors.otlp.native`) is installed, it does all
+of this instead, calling the same leaves; the walk below is the pure-Python fallback.
+
 Contract: for any request the result is the same message as the reference walker's
 (:mod:`max_otel.processors.otlp.reference`), byte for byte when the input is canonically
 encoded (fields in number order, as every OTLP SDK writes them); a request with nothing to
-redact comes back as the very same bytes object. Malformed input raises ``OtlpDecodeError``
-(the service validates the whole request first, so clean pieces are valid protobuf too).
+redact comes back as the very same bytes object. A request that is not a valid encoding of
+its type (checked whole, before anything is walked) raises ``OtlpDecodeError``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
@@ -36,6 +40,8 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 from max_otel.processors.otlp._leaves import ATTRIBUTE, BODY, TEXT
 from max_otel.processors.otlp._shadow import Leaf, Shape
 from max_otel.processors.otlp._walker import Walk
+from max_otel.processors.otlp.errors import OtlpDecodeError
+from max_otel.processors.otlp.native import CompiledWalks
 from max_otel.processors.otlp.pieces import RedactionEngine
 from max_otel.processors.otlp.result import RedactionResult
 
@@ -137,7 +143,24 @@ _METRICS = _containers(
 )
 
 
+COMPILED_WALKS = CompiledWalks((_TRACES, _LOGS, _METRICS))
+"""The compiled walk of the three requests (``COMPILED_WALKS.serves(engine)``: in use)."""
+_REQUEST_TYPES: dict[int, Any] = {
+    id(_TRACES): trace_service_pb2.ExportTraceServiceRequest,
+    id(_LOGS): logs_service_pb2.ExportLogsServiceRequest,
+    id(_METRICS): metrics_service_pb2.ExportMetricsServiceRequest,
+}
+
+
 def _run(shape: Shape, engine: RedactionEngine, data: bytes) -> RedactionResult:
+    compiled = COMPILED_WALKS.redact(shape, engine, data)
+    if compiled is not None:
+        return compiled
+    request_type = _REQUEST_TYPES[id(shape)]
+    try:  # the whole request, as the compiled walk does, before walking its pieces
+        request_type.FromString(data)
+    except (DecodeError, RecursionError) as error:
+        raise OtlpDecodeError(f"invalid {request_type.__name__}: {error}") from error
     walk = Walk(engine)
     redacted = walk.run(shape, data)
     return RedactionResult(

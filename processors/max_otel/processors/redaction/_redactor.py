@@ -156,6 +156,24 @@ class Redactor:
             logger.exception("attribute map unreadable; all attributes dropped")
             return {}
 
+    def prefilter_patterns(self) -> tuple[list[str], list[str]]:
+        """The pre-filter's patterns (RE2 syntax): (value patterns, key patterns).
+        ``might_contain_pii(data)`` is False only if no value pattern matches ``data`` and
+        no key pattern matches ``data`` normalised like keys (ASCII lower case; ``-``,
+        ``.`` and space as ``_``): a pre-filter built from them elsewhere (the OTLP
+        service's compiled walk) keeps that guarantee."""
+        return list(self._scanner.value_patterns), list(self._scanner.key_patterns)
+
+    def keeps_key(self, key: str) -> bool:
+        """True when ``redact_value(key, value, hits)`` returns every ``value`` unchanged
+        (a key the rules never touch, such as ``conversation_id``). Never raises."""
+        try:
+            decision = self._decisions.get(key) or self._classify(key)
+            return decision is KEEP
+        except Exception:
+            logger.exception("classifying key %r failed; treating it as sensitive", key)
+            return False
+
     def might_contain_pii_many(
         self, chunks: Sequence[bytes | bytearray | memoryview | str]
     ) -> list[int]:

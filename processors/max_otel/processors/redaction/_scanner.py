@@ -155,6 +155,10 @@ class PiiScanner:
         )
         raw = getattr(self._set, "_set", None)  # skip the wrapper when it is there
         self._match = raw.Match if raw is not None and hasattr(raw, "Match") else self._set.Match
+        self.value_patterns: tuple[str, ...] = (*relaxed, *_TRIGGERS, SQL_START)
+        """The relaxed patterns meant for the first half of the scan buffer (the text)."""
+        self.key_patterns: tuple[str, ...] = tuple(keys)
+        """The relaxed patterns meant for the second half (the text normalised like keys)."""
         self._any = _alternation([*relaxed, *_TRIGGERS, *keys, SQL_START], _options())
 
     @staticmethod

@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
 import grpc.aio
-from google.protobuf.message import DecodeError
 
 from max_otel.processors.otlp import OtlpDecodeError, RedactionEngine, RedactionResult
 from max_otel.processors.service.errors import ForwardError
@@ -63,7 +61,6 @@ class ExportHandler:
         self._slot = slot
         self._forwarder = forwarder
         self._metrics = metrics
-        self._validate: Callable[[bytes], object] = signal.request_type.FromString
 
     def rpc_handler(self) -> grpc.GenericRpcHandler:
         """The generic handler serving ``<service>/Export`` with raw bytes in and out."""
@@ -74,11 +71,7 @@ class ExportHandler:
         engine = self._slot.engine
         if engine is None:
             return RedactionResult(data=request)
-        try:
-            self._validate(request)
-        except (DecodeError, RecursionError) as error:
-            raise OtlpDecodeError(str(error)) from error
-        return self._signal.redact(engine, request)
+        return self._signal.redact(engine, request)  # validates the whole request first
 
     async def export(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         started = time.perf_counter()

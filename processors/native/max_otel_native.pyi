@@ -1,0 +1,24 @@
+"""The compiled walk of the max-otel redaction processor (see src/lib.rs)."""
+
+from collections.abc import Callable
+from typing import Any
+
+class WireError(ValueError):
+    """The bytes are not a valid encoding of the request."""
+
+class OtlpWalker:
+    def __init__(
+        self,
+        schema: list[tuple[int, bool, list[tuple[int, int, int, int]]]],
+        value_patterns: list[str],
+        key_patterns: list[str],
+        attribute: Any,
+        text: Any,
+        body: Any,
+        dropped: object,
+        counter_type: Callable[[], Any],
+        count_existing: Callable[[bytes, Any], bytes],
+        keeps_keys: bool,
+    ) -> None: ...
+    def redact(self, root: int, engine: Any, data: bytes) -> tuple[bytes, int, int, list[Any]]: ...
+    def is_suspicious(self, piece: bytes) -> bool: ...

@@ -1,0 +1,137 @@
+//! `max_otel_native`: the compiled walk of the max-otel redaction processor.
+//!
+//! ```python
+//! walker = OtlpWalker(schema, value_patterns, key_patterns, attribute, text, body,
+//!                     dropped, Counter, count_existing, keeps_keys)
+//! data, items, changed_items, hits = walker.redact(root_index, engine, request_bytes)
+//! ```
+//!
+//! The Python side (`max_otel.processors.otlp.native`) describes the OTLP message types
+//! (`schema`) and gives the engine's pre-filter patterns and its leaf functions; this
+//! module validates the request, pre-filters every leaf (remembering clean ones), calls
+//! the leaves that may hold PII and rebuilds what changed. Malformed input raises
+//! `WireError`; errors raised by the Python callbacks propagate unchanged.
+
+mod scan;
+mod schema;
+mod walk;
+mod wire;
+
+use std::sync::Mutex;
+
+use pyo3::create_exception;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList};
+
+use crate::scan::Prefilter;
+use crate::schema::{RawField, Schema};
+use crate::walk::{Callbacks, Walk, WalkError};
+
+create_exception!(
+    max_otel_native,
+    WireError,
+    PyValueError,
+    "The bytes are not a valid encoding of the request."
+);
+
+/// A walker for one rule set: its schema, pre-filter and callbacks (see the module docs).
+#[pyclass(frozen)]
+struct OtlpWalker {
+    schema: Schema,
+    prefilter: Mutex<Prefilter>,
+    callbacks: Callbacks,
+}
+
+#[pymethods]
+impl OtlpWalker {
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        schema: Vec<(u32, bool, Vec<RawField>)>,
+        value_patterns: Vec<String>,
+        key_patterns: Vec<String>,
+        attribute: Py<PyAny>,
+        text: Py<PyAny>,
+        body: Py<PyAny>,
+        dropped: Py<PyAny>,
+        counter_type: Py<PyAny>,
+        count_existing: Py<PyAny>,
+        keeps_keys: bool,
+    ) -> PyResult<Self> {
+        let schema = Schema::new(schema).map_err(PyValueError::new_err)?;
+        let prefilter = Prefilter::new(&value_patterns, &key_patterns)
+            .map_err(|error| PyValueError::new_err(format!("pre-filter patterns: {error}")))?;
+        Ok(OtlpWalker {
+            schema,
+            prefilter: Mutex::new(prefilter),
+            callbacks: Callbacks {
+                attribute,
+                text,
+                body,
+                dropped,
+                counter_type,
+                count_existing,
+                keeps_keys,
+            },
+        })
+    }
+
+    /// Redact `data`, a message of type `root`: (new bytes or `data` itself, items,
+    /// changed items, the hits counter of each changed item).
+    fn redact<'py>(
+        &self,
+        py: Python<'py>,
+        root: usize,
+        engine: &Bound<'py, PyAny>,
+        data: &Bound<'py, PyBytes>,
+    ) -> PyResult<(Py<PyAny>, u64, u64, Py<PyList>)> {
+        if root >= self.schema.messages.len() {
+            return Err(PyValueError::new_err(format!("no message type {root}")));
+        }
+        let mut prefilter = self
+            .prefilter
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("pre-filter poisoned by an earlier panic"))?;
+        let mut walk = Walk {
+            py,
+            schema: &self.schema,
+            prefilter: &mut prefilter,
+            callbacks: &self.callbacks,
+            engine,
+            items: 0,
+            changed_items: 0,
+            changed_hits: Vec::new(),
+        };
+        let result = walk.message(root, data.as_bytes(), 0, None);
+        let new_data: Py<PyAny> = match result {
+            Ok(Some(message)) => PyBytes::new_with(py, message.len, |out| {
+                message.write_to(out);
+                Ok(())
+            })?
+            .into_any()
+            .unbind(),
+            Ok(None) => data.clone().into_any().unbind(),
+            Err(WalkError::Wire(error)) => return Err(WireError::new_err(error.0)),
+            Err(WalkError::Python(error)) => return Err(error),
+        };
+        let hits = PyList::new(py, walk.changed_hits)?.unbind();
+        Ok((new_data, walk.items, walk.changed_items, hits))
+    }
+
+    /// Whether `piece` might hold PII by the pre-filter alone (for tests and benchmarks).
+    fn is_suspicious(&self, piece: &[u8]) -> PyResult<bool> {
+        let mut prefilter = self
+            .prefilter
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("pre-filter poisoned by an earlier panic"))?;
+        Ok(!prefilter.is_known_clean(piece) && prefilter.is_suspicious(piece))
+    }
+}
+
+#[pymodule]
+fn max_otel_native(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_class::<OtlpWalker>()?;
+    module.add("WireError", module.py().get_type::<WireError>())?;
+    Ok(())
+}

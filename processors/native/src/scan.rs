@@ -1,0 +1,142 @@
+//! The PII pre-filter: the engine's own relaxed patterns, in two alternations as the engine
+//! defines them: *value* patterns (detectors, triggers, SQL) over a piece's bytes as they
+//! are, *key* patterns (sensitive keys, URL parameters, SQL keys; case-insensitive) over the
+//! bytes normalised like keys (ASCII lower case, `-`, `.` and space -> `_`). Two small
+//! automata instead of one: together they would track every combination of partial
+//! matches, and the lazy DFA would keep building states on unseen text.
+//!
+//! Beside the patterns, two bounded memories: pieces found clean before (most attributes of
+//! a batch repeat those of earlier batches) and the keys whose values the engine never
+//! changes (`conversation_id`, ids...), as the engine answered for each.
+//!
+//! Contract: `is_suspicious(piece)` is false only if no value pattern matches `piece` and
+//! no key pattern matches it normalised; a piece found clean once is clean for the life of
+//! this pre-filter (the patterns never change: a new rule set gets a new pre-filter).
+
+use ahash::AHashMap;
+use regex::bytes::{Regex, RegexBuilder};
+
+/// Pieces longer than this are never remembered (they rarely repeat).
+const MAX_REMEMBERED_PIECE: usize = 512;
+/// Bound on the bytes held by each memory; a memory starts over when full.
+const MAX_REMEMBERED_BYTES: usize = 4 << 20;
+/// Per-entry overhead counted against `MAX_REMEMBERED_BYTES`.
+const ENTRY_OVERHEAD: usize = 32;
+/// Memory budget of each compiled alternation and of its lazy DFA (as RE2's `max_mem`).
+const REGEX_MEMORY: usize = 64 << 20;
+
+pub struct Prefilter {
+    values: Regex,
+    keys: Regex,
+    key_bytes: [u8; 256],
+    scratch: Vec<u8>,
+    clean: Memory<()>,
+    kept_keys: Memory<bool>,
+}
+
+impl Prefilter {
+    /// Compile the two alternations (RE2 syntax, which the regex crate shares).
+    pub fn new(value_patterns: &[String], key_patterns: &[String]) -> Result<Prefilter, String> {
+        let mut key_bytes = [0u8; 256];
+        for (index, byte) in key_bytes.iter_mut().enumerate() {
+            *byte = match index as u8 {
+                upper @ b'A'..=b'Z' => upper + (b'a' - b'A'),
+                b'-' | b'.' | b' ' => b'_',
+                other => other,
+            };
+        }
+        Ok(Prefilter {
+            values: alternation(value_patterns)?,
+            keys: alternation(key_patterns)?,
+            key_bytes,
+            scratch: Vec::new(),
+            clean: Memory::default(),
+            kept_keys: Memory::default(),
+        })
+    }
+
+    /// Whether `piece` was found clean before (then it is also known to be well formed:
+    /// callers check a piece before asking `is_suspicious`).
+    #[inline]
+    pub fn is_known_clean(&self, piece: &[u8]) -> bool {
+        self.clean.get(piece).is_some()
+    }
+
+    /// Whether `piece` might hold something the engine would change (see the contract);
+    /// a clean piece is remembered.
+    pub fn is_suspicious(&mut self, piece: &[u8]) -> bool {
+        if self.matches(piece) {
+            return true;
+        }
+        self.clean.insert(piece, ());
+        false
+    }
+
+    /// What the engine said of `key` (whether it keeps every value under it), if asked before.
+    #[inline]
+    pub fn kept_key(&self, key: &[u8]) -> Option<bool> {
+        self.kept_keys.get(key).copied()
+    }
+
+    /// Remember the engine's answer for `key`.
+    pub fn remember_key(&mut self, key: &[u8], kept: bool) {
+        self.kept_keys.insert(key, kept);
+    }
+
+    fn matches(&mut self, piece: &[u8]) -> bool {
+        if self.values.is_match(piece) {
+            return true;
+        }
+        self.scratch.clear();
+        self.scratch.extend(piece.iter().map(|&byte| self.key_bytes[byte as usize]));
+        self.keys.is_match(&self.scratch)
+    }
+}
+
+fn alternation(patterns: &[String]) -> Result<Regex, String> {
+    let joined = if patterns.is_empty() {
+        // matches nothing
+        "[^\\x00-\\x{10FFFF}]".to_string()
+    } else {
+        patterns.iter().map(|pattern| format!("(?:{pattern})")).collect::<Vec<_>>().join("|")
+    };
+    RegexBuilder::new(&joined)
+        .size_limit(REGEX_MEMORY)
+        .dfa_size_limit(REGEX_MEMORY)
+        .build()
+        .map_err(|error| error.to_string())
+}
+
+/// A bounded map from short byte strings: forgets everything when full.
+struct Memory<T> {
+    entries: AHashMap<Box<[u8]>, T>,
+    bytes: usize,
+}
+
+impl<T> Default for Memory<T> {
+    fn default() -> Self {
+        Memory { entries: AHashMap::default(), bytes: 0 }
+    }
+}
+
+impl<T> Memory<T> {
+    #[inline]
+    fn get(&self, piece: &[u8]) -> Option<&T> {
+        if piece.len() > MAX_REMEMBERED_PIECE {
+            return None;
+        }
+        self.entries.get(piece)
+    }
+
+    fn insert(&mut self, piece: &[u8], value: T) {
+        if piece.len() > MAX_REMEMBERED_PIECE {
+            return;
+        }
+        if self.bytes + piece.len() + ENTRY_OVERHEAD > MAX_REMEMBERED_BYTES {
+            self.entries.clear();
+            self.bytes = 0;
+        }
+        self.bytes += piece.len() + ENTRY_OVERHEAD;
+        self.entries.insert(piece.into(), value);
+    }
+}

@@ -1,0 +1,387 @@
+//! One request's walk: validate every byte, find the suspicious leaves, have the Python
+//! leaves redact them, splice the results back and add `redaction.count` to changed items.
+//!
+//! The walk keeps the bytes of everything it does not change, so a clean message costs a
+//! validation and a pre-filter look per leaf, and an unchanged request comes back as the
+//! very same bytes. A changed message is rebuilt from its original bytes: its unchanged
+//! fields copied in place, changed ones re-encoded with their new length, a dropped one
+//! left out, and for a changed item the count added after its last attribute (where
+//! protobuf's own serializer puts it for canonically encoded input).
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+
+use crate::scan::Prefilter;
+use crate::schema::{Kind, Role, Schema};
+use crate::wire::{next_field, read_varint, write_len_field, write_varint, WireError, LEN};
+
+/// `KeyValue.key = "redaction.count"`, the start of a count attribute's bytes.
+pub const COUNT_PREFIX: &[u8] = b"\x0a\x0fredaction.count";
+
+/// The Python objects a walk calls: the three leaves, the engine's sentinel for dropped
+/// pieces, the hits counter type and the function adding to an existing count.
+pub struct Callbacks {
+    pub attribute: Py<PyAny>,
+    pub text: Py<PyAny>,
+    pub body: Py<PyAny>,
+    pub dropped: Py<PyAny>,
+    pub counter_type: Py<PyAny>,
+    pub count_existing: Py<PyAny>,
+    /// Whether the engine has `keeps_key(key) -> bool`: true when it returns every value
+    /// of that attribute key unchanged (then such values are not scanned).
+    pub keeps_keys: bool,
+}
+
+/// Why a walk stopped: malformed input, or an error raised by Python code.
+pub enum WalkError {
+    Wire(WireError),
+    Python(PyErr),
+}
+
+impl From<WireError> for WalkError {
+    fn from(error: WireError) -> Self {
+        WalkError::Wire(error)
+    }
+}
+
+impl From<PyErr> for WalkError {
+    fn from(error: PyErr) -> Self {
+        WalkError::Python(error)
+    }
+}
+
+type WalkResult<T> = Result<T, WalkError>;
+
+/// The hits of one item (span, log record, metric, data point, resource, scope).
+#[derive(Default)]
+pub struct Item<'py> {
+    hits: Option<Bound<'py, PyAny>>,
+    changed: bool,
+}
+
+/// A change to one message: bytes `start..end` of its encoding become `content`.
+struct Edit<'d> {
+    start: usize,
+    end: usize,
+    content: Content<'d>,
+}
+
+enum Content<'d> {
+    /// The field is left out.
+    Dropped,
+    /// New bytes (a whole field: tag, length, payload).
+    Bytes(Vec<u8>),
+    /// The same tag (`tag`, original bytes) before a changed message.
+    Message { tag: &'d [u8], message: Rebuilt<'d> },
+}
+
+impl Content<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Content::Dropped => 0,
+            Content::Bytes(bytes) => bytes.len(),
+            Content::Message { tag, message } => {
+                tag.len() + varint_len(message.len as u64) + message.len
+            }
+        }
+    }
+}
+
+/// A changed message: its original encoding, the edits (sorted, not overlapping) and the
+/// length of its new encoding. Written once, into the result (`write_to`).
+pub struct Rebuilt<'d> {
+    data: &'d [u8],
+    edits: Vec<Edit<'d>>,
+    pub len: usize,
+}
+
+impl<'d> Rebuilt<'d> {
+    fn new(data: &'d [u8], edits: Vec<Edit<'d>>) -> Self {
+        let removed: usize = edits.iter().map(|edit| edit.end - edit.start).sum();
+        let added: usize = edits.iter().map(|edit| edit.content.len()).sum();
+        Rebuilt { data, edits, len: data.len() - removed + added }
+    }
+
+    /// Write the new encoding at the start of `out` (at least `self.len` long); return
+    /// the rest of `out`.
+    pub fn write_to<'o>(&self, out: &'o mut [u8]) -> &'o mut [u8] {
+        let mut out = out;
+        let mut cursor = 0;
+        for edit in &self.edits {
+            out = put(out, &self.data[cursor..edit.start]);
+            match &edit.content {
+                Content::Dropped => {}
+                Content::Bytes(bytes) => out = put(out, bytes),
+                Content::Message { tag, message } => {
+                    out = put(out, tag);
+                    let mut size = Vec::with_capacity(5);
+                    write_varint(&mut size, message.len as u64);
+                    out = put(out, &size);
+                    out = message.write_to(out);
+                }
+            }
+            cursor = edit.end;
+        }
+        put(out, &self.data[cursor..])
+    }
+}
+
+fn put<'o>(out: &'o mut [u8], bytes: &[u8]) -> &'o mut [u8] {
+    let (head, rest) = out.split_at_mut(bytes.len());
+    head.copy_from_slice(bytes);
+    rest
+}
+
+fn varint_len(value: u64) -> usize {
+    ((64 - (value | 1).leading_zeros() as usize) + 6) / 7
+}
+
+pub struct Walk<'a, 'py> {
+    pub py: Python<'py>,
+    pub schema: &'a Schema,
+    pub prefilter: &'a mut Prefilter,
+    pub callbacks: &'a Callbacks,
+    pub engine: &'a Bound<'py, PyAny>,
+    pub items: u64,
+    pub changed_items: u64,
+    pub changed_hits: Vec<Bound<'py, PyAny>>,
+}
+
+impl<'a, 'py> Walk<'a, 'py> {
+    /// The new bytes of message `index` encoded as `data`, or `None` if nothing changed.
+    pub fn message<'d>(
+        &mut self,
+        index: usize,
+        data: &'d [u8],
+        depth: u32,
+        parent_item: Option<&mut Item<'py>>,
+    ) -> WalkResult<Option<Rebuilt<'d>>> {
+        if depth > crate::wire::MAX_DEPTH {
+            return Err(WireError("message nested too deep".to_string()).into());
+        }
+        let schema = self.schema;
+        let spec = &schema.messages[index];
+        let count_field = spec.count_field;
+        let mut own = Item::default();
+        let mut item = if count_field != 0 { Some(&mut own) } else { parent_item };
+        let mut edits: Vec<Edit> = Vec::new();
+        let mut count_after: Option<usize> = None; // end of the last count_field occurrence
+        let mut count_before: Option<usize> = None; // start of the first later field
+        let mut pos = 0;
+        while pos < data.len() {
+            let field = next_field(data, pos, depth)?;
+            pos = field.end;
+            if count_field != 0 {
+                if field.number == count_field {
+                    count_after = Some(field.end);
+                } else if field.number > count_field && count_before.is_none() {
+                    count_before = Some(field.start);
+                }
+            }
+            if field.wire_type != LEN {
+                continue;
+            }
+            let Some(field_spec) = spec.field(field.number) else { continue };
+            let payload = &data[field.payload..field.end];
+            let content = match (field_spec.role, field_spec.kind) {
+                (Role::Plain, kind) => {
+                    schema.validate_payload(kind, payload, depth)?;
+                    continue;
+                }
+                (Role::Walk, Kind::Message(child)) => {
+                    if schema.messages[child].counted {
+                        self.items += 1;
+                    }
+                    match self.message(child, payload, depth + 1, item.as_deref_mut())? {
+                        Some(message) => {
+                            let tag_end = read_varint(data, field.start)?.1;
+                            Content::Message { tag: &data[field.start..tag_end], message }
+                        }
+                        None => continue,
+                    }
+                }
+                (role, kind) => match self.leaf(role, kind, payload, depth, item.as_deref_mut())? {
+                    Leaf::Unchanged => continue,
+                    Leaf::Dropped => Content::Dropped,
+                    Leaf::Replaced(new_payload) => {
+                        let tag_end = read_varint(data, field.start)?.1;
+                        let mut bytes = Vec::with_capacity(tag_end - field.start + 5 + new_payload.len());
+                        bytes.extend_from_slice(&data[field.start..tag_end]);
+                        write_varint(&mut bytes, new_payload.len() as u64);
+                        bytes.extend_from_slice(&new_payload);
+                        Content::Bytes(bytes)
+                    }
+                },
+            };
+            edits.push(Edit { start: field.start, end: field.end, content });
+        }
+        if own.changed {
+            let position = count_after.or(count_before).unwrap_or(data.len());
+            self.count(&mut own, count_field, data, position, &mut edits)?;
+        }
+        if edits.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Rebuilt::new(data, edits)))
+    }
+
+    /// Redact one leaf: validate it, ask the pre-filter, call its Python leaf if suspicious.
+    fn leaf(
+        &mut self,
+        role: Role,
+        kind: Kind,
+        payload: &[u8],
+        depth: u32,
+        item: Option<&mut Item<'py>>,
+    ) -> WalkResult<Leaf> {
+        if self.prefilter.is_known_clean(payload) {
+            return Ok(Leaf::Unchanged);
+        }
+        self.schema.validate_payload(kind, payload, depth)?;
+        if role == Role::Attribute && self.callbacks.keeps_keys && self.key_is_kept(payload)? {
+            return Ok(Leaf::Unchanged);
+        }
+        if !self.prefilter.is_suspicious(payload) {
+            return Ok(Leaf::Unchanged);
+        }
+        let Some(item) = item else {
+            return Err(PyErr::new::<pyo3::exceptions::PyRuntimeError, _>(
+                "a redactable field outside any item: the walk's schema is wrong",
+            )
+            .into());
+        };
+        let hits = match &item.hits {
+            Some(hits) => hits.clone(),
+            None => {
+                let hits = self.callbacks.counter_type.bind(self.py).call0()?;
+                item.hits = Some(hits.clone());
+                hits
+            }
+        };
+        let leaf = match role {
+            Role::Attribute => &self.callbacks.attribute,
+            Role::Text => &self.callbacks.text,
+            _ => &self.callbacks.body,
+        };
+        let result = leaf.bind(self.py).call_method1(
+            "redact",
+            (self.engine, PyBytes::new(self.py, payload), hits),
+        )?;
+        if result.is_none() {
+            return Ok(Leaf::Unchanged);
+        }
+        item.changed = true;
+        if result.is(self.callbacks.dropped.bind(self.py)) {
+            return Ok(Leaf::Dropped);
+        }
+        Ok(Leaf::Replaced(result.cast::<PyBytes>().map_err(PyErr::from)?.as_bytes().to_vec()))
+    }
+
+    /// Whether the engine keeps every value of the key of attribute `payload` (a valid
+    /// `KeyValue` whose key field is written once), asking the engine once per key.
+    fn key_is_kept(&mut self, payload: &[u8]) -> WalkResult<bool> {
+        let Some(key) = single_key(payload)? else { return Ok(false) };
+        if let Some(kept) = self.prefilter.kept_key(key) {
+            return Ok(kept);
+        }
+        let text = std::str::from_utf8(key).map_err(|_| WireError("key is not UTF-8".into()))?;
+        let kept = self.engine.call_method1("keeps_key", (text,))?.is_truthy()?;
+        self.prefilter.remember_key(key, kept);
+        Ok(kept)
+    }
+
+    /// Give a changed item its `redaction.count`: add to an existing count attribute (the
+    /// first one, through Python), or insert a new one at `position`.
+    fn count(
+        &mut self,
+        item: &mut Item<'py>,
+        count_field: u32,
+        data: &[u8],
+        position: usize,
+        edits: &mut Vec<Edit<'_>>,
+    ) -> WalkResult<()> {
+        let hits = item.hits.clone().expect("a changed item has hits");
+        self.changed_items += 1;
+        self.changed_hits.push(hits.clone());
+        if let Some((start, end, existing)) = existing_count(data, count_field, edits)? {
+            let call = self.callbacks.count_existing.bind(self.py);
+            let result = call.call1((PyBytes::new(self.py, &existing), &hits))?;
+            let mut bytes = Vec::new();
+            write_len_field(&mut bytes, count_field, result.cast::<PyBytes>().map_err(PyErr::from)?.as_bytes());
+            edits.retain(|edit| edit.start != start);
+            edits.push(Edit { start, end, content: Content::Bytes(bytes) });
+            edits.sort_by_key(|edit| (edit.start, edit.end));
+            return Ok(());
+        }
+        let total: i64 = hits
+            .cast::<PyDict>().map_err(PyErr::from)?
+            .values()
+            .iter()
+            .map(|value| value.extract::<i64>())
+            .sum::<PyResult<i64>>()?;
+        let mut value = vec![0x18];
+        write_varint(&mut value, total.max(1) as u64);
+        let mut pair = COUNT_PREFIX.to_vec();
+        write_len_field(&mut pair, 2, &value);
+        let mut bytes = Vec::with_capacity(pair.len() + 3);
+        write_len_field(&mut bytes, count_field, &pair);
+        let at = edits.partition_point(|edit| (edit.start, edit.end) <= (position, position));
+        edits.insert(at, Edit { start: position, end: position, content: Content::Bytes(bytes) });
+        Ok(())
+    }
+}
+
+enum Leaf {
+    Unchanged,
+    Dropped,
+    Replaced(Vec<u8>),
+}
+
+/// The key of a `KeyValue` (field 1) if it is written exactly once.
+fn single_key(payload: &[u8]) -> WalkResult<Option<&[u8]>> {
+    let mut key = None;
+    let mut pos = 0;
+    while pos < payload.len() {
+        let field = next_field(payload, pos, 0)?;
+        pos = field.end;
+        if field.number == 1 {
+            if key.is_some() || field.wire_type != LEN {
+                return Ok(None);
+            }
+            key = Some(&payload[field.payload..field.end]);
+        }
+    }
+    Ok(key)
+}
+
+/// The first attribute of `count_field` that is a count (after the edits already made):
+/// (start, end, current payload).
+fn existing_count(
+    data: &[u8],
+    count_field: u32,
+    edits: &[Edit<'_>],
+) -> WalkResult<Option<(usize, usize, Vec<u8>)>> {
+    if !data.windows(COUNT_PREFIX.len()).any(|window| window == COUNT_PREFIX) {
+        return Ok(None);
+    }
+    let mut pos = 0;
+    while pos < data.len() {
+        let field = next_field(data, pos, 0)?;
+        pos = field.end;
+        if field.number != count_field || field.wire_type != LEN {
+            continue;
+        }
+        let payload = match edits.iter().find(|edit| edit.start == field.start) {
+            None => data[field.payload..field.end].to_vec(),
+            Some(Edit { content: Content::Bytes(bytes), .. }) => {
+                let tag_end = read_varint(bytes, 0)?.1;
+                bytes[read_varint(bytes, tag_end)?.1..].to_vec()
+            }
+            Some(_) => continue,
+        };
+        if payload.starts_with(COUNT_PREFIX) {
+            return Ok(Some((field.start, field.end, payload)));
+        }
+    }
+    Ok(None)
+}

@@ -1,0 +1,94 @@
+"""The compiled walk (``max_otel_native``): installed by the set-up, used for the real engine,
+and a safe fallback to the Python walk when it cannot serve a rule set. (What it returns is
+checked against the reference walker by the differential tests.)"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from max_otel.processors.otlp import OtlpDecodeError, native, redact_traces
+from max_otel.processors.otlp.fast import COMPILED_WALKS
+from max_otel.processors.redaction import PseudonymKey, Redactor, rules_from_mapping
+from tests.processors.otlp.engines import TEST_PSEUDONYM_KEY, real_engine
+
+pytestmark = pytest.mark.unit
+
+
+def _request(note: str) -> bytes:
+    request = ExportTraceServiceRequest()
+    span = request.resource_spans.add().scope_spans.add().spans.add(name="send")
+    span.attributes.add(key="conversation_id").value.string_value = "c-1"
+    span.attributes.add(key="note").value.string_value = note
+    return request.SerializeToString()
+
+
+def _note(data: bytes) -> str:
+    span = ExportTraceServiceRequest.FromString(data).resource_spans[0].scope_spans[0].spans[0]
+    return next(kv.value.string_value for kv in span.attributes if kv.key == "note")
+
+
+def test_the_compiled_walk_is_installed_and_serves_the_real_engine() -> None:
+    assert native.available(), "max_otel_native is not installed: run scripts/setup"
+    assert COMPILED_WALKS.serves(real_engine())
+
+
+def test_it_can_be_turned_off() -> None:
+    native.use_native(False)
+    try:
+        assert not COMPILED_WALKS.serves(real_engine())
+    finally:
+        native.use_native(True)
+
+
+def test_rules_the_compiled_prefilter_cannot_read_fall_back_to_the_python_walk(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``\\Q...\\E`` is RE2 syntax the compiled pre-filter lacks: the rules still work."""
+    rules = rules_from_mapping(
+        {"custom_detectors": [{"name": "ticket", "pattern": r"\QTKT+\E[0-9]{4}", "action": "mask"}]}
+    )
+    engine = Redactor(rules, PseudonymKey(TEST_PSEUDONYM_KEY.encode(), "k1"))
+    with caplog.at_level(logging.ERROR, logger="max_otel.processors.otlp.native"):
+        assert not COMPILED_WALKS.serves(engine)
+    assert "walking in Python" in caplog.text
+    result = redact_traces(engine, _request("see TKT+1234 and +44 20 7946 0958"))
+    note = _note(result.data)
+    assert note.startswith("see *** and phone:k1:")
+    assert "7946" not in note
+
+
+def test_a_clean_piece_seen_again_is_still_redacted_when_it_changes() -> None:
+    """The memory of clean pieces is exact: a piece one byte away from a clean one is
+    scanned again."""
+    engine = real_engine()
+    clean = redact_traces(engine, _request("order 1234567 shipped"))
+    assert clean.changed_items == 0
+    dirty = redact_traces(engine, _request("order +44 20 7946 0958 shipped"))
+    assert "7946" not in _note(dirty.data)
+    assert dirty.changed_items == 1
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x0a\xff",  # a length past the end
+        b"\x0a\x05\x12\x03\x0a\x01",  # a nested length past its parent's end
+        b"\x0a\x04\x12\x02\x0a\x02",  # a span cut short
+    ],
+)
+def test_malformed_requests_are_refused_before_anything_is_redacted(data: bytes) -> None:
+    with pytest.raises(OtlpDecodeError):
+        redact_traces(real_engine(), data)
+
+
+def test_a_string_that_is_not_utf8_is_refused_even_in_a_clean_field() -> None:
+    """What protobuf's own parser refuses, the compiled walk refuses: the next hop would."""
+    request = ExportTraceServiceRequest()
+    span = request.resource_spans.add().scope_spans.add().spans.add(name="ok")
+    span.trace_state = "x"
+    data = request.SerializeToString().replace(b"\x1a\x01x", b"\x1a\x01\xff")
+    with pytest.raises(OtlpDecodeError, match="UTF-8"):
+        redact_traces(real_engine(), data)
