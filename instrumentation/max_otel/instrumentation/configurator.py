@@ -12,9 +12,10 @@ SDK's own configurator (``_OTelSDKConfigurator``, private API: the SDK is pinned
    ``ConversationBaggageLogProcessor`` to the logger provider;
 4. holds each trace's ended spans until its local root ends, to give them the root's
    ``conversation_id`` (``conversation_backfill``); wraps each exporter: re-created in each
-   forked process (``process_local``), and behind a
+   forked process (``process_local``; spans encoded by ``span_encoding``), and behind a
    ``RedactingSpanExporter``/``RedactingLogRecordExporter`` (spans unless
-   ``MAX_OTEL_REDACT_SPANS=false``), so PII never reaches an exporter unredacted;
+   ``MAX_OTEL_REDACT_SPANS=false``, remembering values found clean: ``clean_values``), so PII
+   never reaches an exporter unredacted;
 5. installs the validating baggage propagator (``X-Conversation-ID``, W3C limits);
 6. prints JSON logs on stdout (``MAX_OTEL_LOG_STDOUT``), redacted by the same redactor, and
    keeps repeated exporter errors from flooding the output;
@@ -47,6 +48,7 @@ from max_otel.instrumentation.baggage_processors import (
     ConversationBaggageLogProcessor,
     ConversationBaggageSpanProcessor,
 )
+from max_otel.instrumentation.clean_values import CleanValueMemo
 from max_otel.instrumentation.conversation import configure_binding
 from max_otel.instrumentation.conversation_backfill import ConversationBackfillSpanProcessor
 from max_otel.instrumentation.environment_variables import (
@@ -76,6 +78,7 @@ from max_otel.instrumentation.redaction_setup import build_redactor
 from max_otel.instrumentation.resource_defaults import SERVICE_NAME, resource_defaults
 from max_otel.instrumentation.settings_check import check_environment, installed_components
 from max_otel.instrumentation.slow_query_setup import install_process_slow_query_logging
+from max_otel.instrumentation.span_encoding import use_span_request_encoder
 from max_otel.processors.in_process import (
     AttributeRedactor,
     RedactingLogRecordExporter,
@@ -99,13 +102,15 @@ def span_export_processor(
     redactor: AttributeRedactor | None, exporter_args: Mapping[type, Mapping[str, Any]]
 ) -> Callable[[SpanExporter], SpanProcessor]:
     """What the SDK calls with each configured span exporter: a batch processor over the
-    process-local exporter, behind the redactor (None: no redaction), fed through the
-    ``conversation_id`` backfill (spans that ended before the id was bound get it)."""
+    process-local exporter (OTLP/gRPC: encoding with ``SpanRequestEncoder``), behind the
+    redactor (None: no redaction), fed through the ``conversation_id`` backfill (spans that
+    ended before the id was bound get it)."""
 
     def build(exporter: SpanExporter) -> SpanProcessor:
         cls = type(exporter)
         wrapped: SpanExporter = ProcessLocalSpanExporter(
-            lambda: cls(**exporter_args.get(cls, {})), exporter
+            lambda: use_span_request_encoder(cls(**exporter_args.get(cls, {}))),
+            use_span_request_encoder(exporter),
         )
         if redactor is not None:
             wrapped = RedactingSpanExporter(wrapped, redactor)
@@ -169,9 +174,9 @@ class MaxOtelConfigurator(_OTelSDKConfigurator):
             ConversationBaggageLogProcessor(policy),
             *(kwargs.get("log_record_processors") or []),
         ]
+        span_redactor = CleanValueMemo(redactor) if span_redaction_enabled(env) else None
         kwargs.setdefault(
-            "export_span_processor",
-            span_export_processor(redactor if span_redaction_enabled(env) else None, exporter_args),
+            "export_span_processor", span_export_processor(span_redactor, exporter_args)
         )
         kwargs.setdefault(
             "export_log_record_processor", log_export_processor(redactor, exporter_args)

@@ -11,8 +11,9 @@ propagation, and the ``max_otel`` configurator. Instrumentations are those insta
 (FastAPI, Celery, SQLAlchemy, Redis, logging, httpx, requests), with three adjustments:
 
 - FastAPI: the ASGI ``http receive``/``http send`` spans are not recorded
-  (``MAX_OTEL_ASGI_EXCLUDE_SPANS``), and a ``conversation_id`` path parameter is bound once
-  routing found it (``routing``);
+  (``MAX_OTEL_ASGI_EXCLUDE_SPANS``), a ``conversation_id`` path parameter is bound once
+  routing found it (``routing``), and the span names of static routes are remembered instead
+  of matching every route on each request (``route_details``);
 - Celery: pool processes flush their telemetry before exiting, and JSON logging survives the
   worker's logging set-up (``celery_signals``);
 - logging: the OTLP log handler ignores OpenTelemetry's own records (no feedback loop).
@@ -62,9 +63,11 @@ def asgi_excluded_spans(env: dict[str, str] | os._Environ[str] | None = None) ->
 
 
 def _after_fastapi() -> None:
+    from max_otel.instrumentation.route_details import cache_static_route_details
     from max_otel.instrumentation.routing import instrument_path_parameters
 
     instrument_path_parameters()
+    cache_static_route_details()
 
 
 def _after_celery() -> None:
