@@ -22,8 +22,8 @@ the server processes (from /proc): what one dedicated core would do, a figure th
 load on a shared machine does not distort. Goals: mixed-load throughput >= 0.7 of
 pass-through, >= 30,000 spans/s all-PII on one worker, and more with two. At the end,
 ``processor_walk.py`` splits the processor's CPU per batch, in this process, between the
-validation parse, the engine's calls and the walker (``--no-walk`` skips it). Results and
-analysis: docs/processor.md.
+engine's calls and the compiled walk's own work, beside the pure-Python walk
+(``--no-walk`` skips it). Results and analysis: docs/processor.md.
 """
 
 from __future__ import annotations

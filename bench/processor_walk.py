@@ -1,18 +1,26 @@
-"""CPU time per 512-span batch of the processor's own steps, measured in this process.
+"""CPU time per 512-span batch of the processor's own work, measured in this process.
 
 Run (about 20 s on 2 cores; ``bench/processor_throughput.py`` runs it too, at the end)::
 
     .venv/bin/python bench/processor_walk.py
 
-For every trace request the service runs a validation parse of the whole request (upb) and
-the fast walk (``max_otel.processors.otlp.redact_traces``); gRPC and forwarding come on top
-(the pass-through scenario of ``processor_throughput.py`` measures those). This benchmark
-times both on the batches of ``processor_throughput.py`` (mixed: 1 span in 20 carries PII;
-all-PII), with the packaged rules, and splits the walk between the walker itself (the walk
-with a stand-in engine that gives the answers recorded from the real one, doing no work)
-and the engine (the rest). Figures are the minimum over rounds of this process's CPU time:
-the least distorted by other load on a shared machine. The reference walker (decodes
-everything) is given for contrast.
+For every trace request the service runs ``max_otel.processors.otlp.redact_traces``: the
+compiled walk (``max_otel_native``: validation of the whole request, pre-filter of every
+piece, Python leaves for the suspicious ones) when it is installed, else the pure-Python
+walk (a validation parse of the whole request by upb, then the shadow-type walk). gRPC and
+forwarding come on top (the pass-through scenario of ``processor_throughput.py`` measures
+those). This benchmark times, on the batches of ``processor_throughput.py`` (mixed: 1 span
+in 20 carries PII; all-PII) with the packaged rules:
+
+- ``compiled``: the compiled walk, split into ``engine`` (time inside the engine's
+  ``redact_value`` / ``redact_text`` calls, measured by a timing proxy) and ``own`` (the
+  rest: validation, pre-filter, the Python leaves' decoding and encoding, the rebuild);
+- ``python``: the pure-Python walk, validation included;
+- ``reference``: the decode-everything walker, for contrast.
+
+Figures are the minimum over rounds of this process's CPU time: the least distorted by
+other load on a shared machine. The batches repeat, as in the throughput benchmark: after
+the first round the compiled walk's memory of clean pieces knows their clean attributes.
 """
 
 from __future__ import annotations
@@ -31,63 +39,45 @@ from processor_throughput import make_batch
 _KEY = b"bench-only-pseudonym-key-0123456789abcdef"
 
 
-class _Recorder:
-    """The engine, recording each call's answer (and the hits it counted) to replay them."""
+class _TimedEngine:
+    """The engine, adding the CPU time spent in its redaction calls to ``seconds``; gives
+    the compiled walk what it needs (pre-filter patterns, kept keys) untimed."""
 
     def __init__(self, engine: Any) -> None:
-        self.engine = engine
+        self._engine = engine
         self.DROP = engine.DROP
-        self.answers: list[tuple[object, dict[str, int]]] = []
-
-    def _redact(self, name: str, hits: Counter[str], *arguments: object) -> Any:
-        before = Counter(hits)
-        answer = getattr(self.engine, name)(*arguments, hits)
-        self.answers.append((answer, dict(hits - before)))
-        return answer
-
-    def redact_text(self, text: str, hits: Counter[str]) -> Any:
-        return self._redact("redact_text", hits, text)
+        self.seconds = 0.0
 
     def redact_value(self, key: str, value: object, hits: Counter[str]) -> Any:
-        return self._redact("redact_value", hits, key, value)
-
-    def might_contain_pii(self, data: bytes) -> Any:
-        answer = self.engine.might_contain_pii(data)
-        self.answers.append((answer, {}))
-        return answer
-
-    def might_contain_pii_many(self, chunks: list[bytes]) -> Any:
-        answer = self.engine.might_contain_pii_many(chunks)
-        self.answers.append((answer, {}))
-        return answer
-
-
-class _Replay:
-    """A stand-in engine that gives the recorded answers in turn, doing no work: the walk
-    with it costs what the walker itself costs."""
-
-    def __init__(self, answers: list[tuple[object, dict[str, int]]], drop: object) -> None:
-        self.DROP = drop
-        self._answers = iter(answers)
-
-    def _next(self, hits: Counter[str] | None = None) -> Any:
-        answer, counted = next(self._answers)
-        if hits is not None:
-            for rule, count in counted.items():
-                hits[rule] += count
-        return answer
+        started = time.process_time()
+        try:
+            return self._engine.redact_value(key, value, hits)
+        finally:
+            self.seconds += time.process_time() - started
 
     def redact_text(self, text: str, hits: Counter[str]) -> Any:
-        return self._next(hits)
+        started = time.process_time()
+        try:
+            return self._engine.redact_text(text, hits)
+        finally:
+            self.seconds += time.process_time() - started
 
-    def redact_value(self, key: str, value: object, hits: Counter[str]) -> Any:
-        return self._next(hits)
+    def might_contain_pii(self, data: bytes) -> bool:
+        return bool(self._engine.might_contain_pii(data))
 
-    def might_contain_pii(self, data: bytes) -> Any:
-        return self._next()
+    def prefilter_patterns(self) -> tuple[list[str], list[str]]:
+        patterns: tuple[list[str], list[str]] = self._engine.prefilter_patterns()
+        return patterns
 
-    def might_contain_pii_many(self, chunks: list[bytes]) -> Any:
-        return self._next()
+    def keeps_key(self, key: str) -> bool:
+        return bool(self._engine.keeps_key(key))
+
+
+def _each(
+    walk: Callable[[Any, bytes], object], engine: Any, batches: list[bytes]
+) -> Callable[[], object]:
+    """The work of walking every batch with ``engine``."""
+    return lambda: [walk(engine, batch) for batch in batches]
 
 
 def _cpu_ms(work: Callable[[], object], count: int) -> float:
@@ -97,68 +87,53 @@ def _cpu_ms(work: Callable[[], object], count: int) -> float:
 
 
 def measure(rounds: int = 9) -> dict[str, dict[str, float]]:
-    """Per load: milliseconds of CPU per batch for validate, walk, engine, walker, reference."""
-    from max_otel.processors.otlp import redact_traces
+    """Per load: milliseconds of CPU per batch for each step (see the module docstring)."""
+    from max_otel.processors.otlp import native, redact_traces, reference_redact_traces
     from max_otel.processors.redaction import PseudonymKey, Redactor, load_rules
 
+    if not native.available():
+        raise SystemExit("max_otel_native is not installed: run scripts/setup")
     engine = Redactor(load_rules(None), PseudonymKey(_KEY, "k1"))
+    timed = _TimedEngine(engine)
     loads = {
         "mixed (1 span in 20 with PII)": [make_batch(seed, pii_every=20) for seed in range(4)],
         "all-PII": [make_batch(seed, pii_every=1) for seed in range(4)],
     }
-    answers: dict[str, list[tuple[object, dict[str, int]]]] = {}
-    for name, batches in loads.items():
-        recorder = _Recorder(engine)
-        for batch in batches:
-            redact_traces(recorder, batch)
-        answers[name] = recorder.answers
     best: dict[str, dict[str, float]] = {name: {} for name in loads}
+
+    def keep(name: str, step: str, figure: float) -> None:
+        best[name][step] = min(best[name].get(step, figure), figure)
+
     for round_number in range(rounds):
         for name, batches in loads.items():
-            steps = _steps(engine, batches, answers[name], reference=round_number < 2)
-            for step, work in steps.items():
-                figure = _cpu_ms(work, len(batches))
-                best[name][step] = min(best[name].get(step, figure), figure)
-    for figures in best.values():
-        figures["engine"] = figures["walk"] - figures["walker"]
+            timed.seconds = 0.0
+            compiled = _cpu_ms(_each(redact_traces, timed, batches), len(batches))
+            engine_ms = timed.seconds / len(batches) * 1000
+            keep(name, "compiled", compiled)
+            keep(name, "engine", engine_ms)
+            keep(name, "own", compiled - engine_ms)
+            native.use_native(False)
+            try:
+                python = _cpu_ms(_each(redact_traces, engine, batches), len(batches))
+            finally:
+                native.use_native(True)
+            keep(name, "python", python)
+            if round_number < 2:
+                reference = _cpu_ms(_each(reference_redact_traces, engine, batches), len(batches))
+                keep(name, "reference", reference)
     return best
 
 
-def _steps(
-    engine: Any,
-    batches: list[bytes],
-    answers: list[tuple[object, dict[str, int]]],
-    reference: bool,
-) -> dict[str, Callable[[], object]]:
-    """The steps timed on ``batches``; the reference walker (slow, for contrast) if asked."""
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-        ExportTraceServiceRequest,
-    )
-
-    from max_otel.processors.otlp import redact_traces, reference_redact_traces
-
-    def walker() -> None:
-        replay = _Replay(answers, engine.DROP)
-        for batch in batches:
-            redact_traces(replay, batch)
-
-    steps: dict[str, Callable[[], object]] = {
-        "validate": lambda: [ExportTraceServiceRequest.FromString(batch) for batch in batches],
-        "walk": lambda: [redact_traces(engine, batch) for batch in batches],
-        "walker": walker,
-    }
-    if reference:
-        steps["reference"] = lambda: [reference_redact_traces(engine, b) for b in batches]
-    return steps
-
-
 def report(best: dict[str, dict[str, float]]) -> None:
-    print("CPU per batch in the processor process (min over rounds):")
-    print(f"{'':32}{'validate':>10}{'walk':>9}{'engine':>9}{'walker':>9}{'reference':>11}")
+    print("CPU per 512-span batch in the processor process (min over rounds):")
+    columns = ("compiled", "engine", "own", "python", "reference")
+    print(f"{'':32}" + "".join(f"{column:>11}" for column in columns))
+    for name, figures in best.items():
+        print(f"{name:32}" + "".join(f"{figures[column]:9.2f}ms" for column in columns))
     for name, figures in best.items():
         print(
-            f"{name:32}{figures['validate']:8.2f}ms{figures['walk']:7.2f}ms"
-            f"{figures['engine']:7.2f}ms{figures['walker']:7.2f}ms{figures['reference']:9.2f}ms"
+            f"{name}: compiled walk {512 / figures['compiled'] * 1000:,.0f} spans/CPU-s, "
+            f"{figures['python'] / figures['compiled']:.1f}x the Python walk"
         )
 
 
