@@ -2,8 +2,8 @@
 //!
 //! ```python
 //! walker = OtlpWalker(schema, value_patterns, key_patterns, attribute, text, body,
-//!                     dropped, Counter, count_existing, keeps_keys)
-//! data, items, changed_items, hits = walker.redact(root_index, engine, request_bytes)
+//!                     dropped, Counter, count_existing, encode_pair, keeps_keys)
+//! data, items, changed_items, hits_by_rule = walker.redact(root_index, engine, request_bytes)
 //! ```
 //!
 //! The Python side (`max_otel.processors.otlp.native`) describes the OTLP message types
@@ -22,7 +22,7 @@ use std::sync::Mutex;
 use pyo3::create_exception;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList};
+use pyo3::types::{PyBytes, PyDict};
 
 use crate::scan::Prefilter;
 use crate::schema::{RawField, Schema};
@@ -57,6 +57,7 @@ impl OtlpWalker {
         dropped: Py<PyAny>,
         counter_type: Py<PyAny>,
         count_existing: Py<PyAny>,
+        encode_pair: Py<PyAny>,
         keeps_keys: bool,
     ) -> PyResult<Self> {
         let schema = Schema::new(schema).map_err(PyValueError::new_err)?;
@@ -72,20 +73,21 @@ impl OtlpWalker {
                 dropped,
                 counter_type,
                 count_existing,
+                encode_pair,
                 keeps_keys,
             },
         })
     }
 
     /// Redact `data`, a message of type `root`: (new bytes or `data` itself, items,
-    /// changed items, the hits counter of each changed item).
+    /// changed items, the hits of all changed items added up by rule).
     fn redact<'py>(
         &self,
         py: Python<'py>,
         root: usize,
         engine: &Bound<'py, PyAny>,
         data: &Bound<'py, PyBytes>,
-    ) -> PyResult<(Py<PyAny>, u64, u64, Py<PyList>)> {
+    ) -> PyResult<(Py<PyAny>, u64, u64, Py<PyDict>)> {
         if root >= self.schema.messages.len() {
             return Err(PyValueError::new_err(format!("no message type {root}")));
         }
@@ -102,6 +104,7 @@ impl OtlpWalker {
             items: 0,
             changed_items: 0,
             changed_hits: Vec::new(),
+            engine_drop: None,
         };
         let result = walk.message(root, data.as_bytes(), 0, None);
         let new_data: Py<PyAny> = match result {
@@ -115,8 +118,13 @@ impl OtlpWalker {
             Err(WalkError::Wire(error)) => return Err(WireError::new_err(error.0)),
             Err(WalkError::Python(error)) => return Err(error),
         };
-        let hits = PyList::new(py, walk.changed_hits)?.unbind();
-        Ok((new_data, walk.items, walk.changed_items, hits))
+        let total = PyDict::new(py);
+        for item_hits in &walk.changed_hits {
+            for (rule, count) in item_hits.cast::<PyDict>().map_err(PyErr::from)?.iter() {
+                walk::add(&total, &rule, count.extract()?)?;
+            }
+        }
+        Ok((new_data, walk.items, walk.changed_items, total.unbind()))
     }
 
     /// Whether `piece` might hold PII by the pre-filter alone (for tests and benchmarks).

@@ -68,8 +68,13 @@ impl Prefilter {
         if self.matches(piece) {
             return true;
         }
-        self.clean.insert(piece, ());
+        self.remember_clean(piece);
         false
+    }
+
+    /// Remember `piece` as clean (a valid piece the engine is known to leave unchanged).
+    pub fn remember_clean(&mut self, piece: &[u8]) {
+        self.clean.insert(piece, ());
     }
 
     /// What the engine said of `key` (whether it keeps every value under it), if asked before.

@@ -9,7 +9,7 @@
 //! protobuf's own serializer puts it for canonically encoded input).
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use pyo3::types::{PyBytes, PyDict, PyString};
 
 use crate::scan::Prefilter;
 use crate::schema::{Kind, Role, Schema};
@@ -27,6 +27,8 @@ pub struct Callbacks {
     pub dropped: Py<PyAny>,
     pub counter_type: Py<PyAny>,
     pub count_existing: Py<PyAny>,
+    /// `encode_pair(key, value) -> bytes`: a serialized `KeyValue` of any value.
+    pub encode_pair: Py<PyAny>,
     /// Whether the engine has `keeps_key(key) -> bool`: true when it returns every value
     /// of that attribute key unchanged (then such values are not scanned).
     pub keeps_keys: bool,
@@ -145,6 +147,7 @@ pub struct Walk<'a, 'py> {
     pub items: u64,
     pub changed_items: u64,
     pub changed_hits: Vec<Bound<'py, PyAny>>,
+    pub engine_drop: Option<Bound<'py, PyAny>>,
 }
 
 impl<'a, 'py> Walk<'a, 'py> {
@@ -239,6 +242,7 @@ impl<'a, 'py> Walk<'a, 'py> {
         }
         self.schema.validate_payload(kind, payload, depth)?;
         if role == Role::Attribute && self.callbacks.keeps_keys && self.key_is_kept(payload)? {
+            self.prefilter.remember_clean(payload);
             return Ok(Leaf::Unchanged);
         }
         if !self.prefilter.is_suspicious(payload) {
@@ -250,6 +254,11 @@ impl<'a, 'py> Walk<'a, 'py> {
             )
             .into());
         };
+        if role == Role::Attribute {
+            if let Some(pair) = string_pair(payload) {
+                return self.string_attribute(item, payload, pair);
+            }
+        }
         let hits = match &item.hits {
             Some(hits) => hits.clone(),
             None => {
@@ -275,6 +284,83 @@ impl<'a, 'py> Walk<'a, 'py> {
             return Ok(Leaf::Dropped);
         }
         Ok(Leaf::Replaced(result.cast::<PyBytes>().map_err(PyErr::from)?.as_bytes().to_vec()))
+    }
+
+    /// Redact a canonical string attribute (`pair`: see `string_pair`) as the Python
+    /// attribute leaf does, without its decoding and encoding: the engine's `redact_value`
+    /// with hits of its own, kept only if the value changed (or was dropped), with the
+    /// placeholder rule `changed` (`drop`) when the engine counted nothing.
+    fn string_attribute(
+        &mut self,
+        item: &mut Item<'py>,
+        payload: &[u8],
+        pair: StringPair<'_>,
+    ) -> WalkResult<Leaf> {
+        let py = self.py;
+        let key = PyString::new(py, utf8(pair.key)?);
+        let value = PyString::new(py, utf8(pair.value)?);
+        let fresh = self.callbacks.counter_type.bind(py).call0()?;
+        let redacted = self.engine.call_method1("redact_value", (&key, &value, &fresh))?;
+        if redacted.is(self.drop()?) {
+            self.settle(item, &fresh, "drop")?;
+            return Ok(Leaf::Dropped);
+        }
+        let exact_string = redacted.is_exact_instance_of::<PyString>();
+        if exact_string && redacted.eq(&value)? {
+            return Ok(Leaf::Unchanged);
+        }
+        self.settle(item, &fresh, "changed")?;
+        if exact_string {
+            if let Ok(text) = redacted.cast::<PyString>().map_err(PyErr::from)?.to_str() {
+                let mut value_field = vec![0x0A];
+                write_varint(&mut value_field, text.len() as u64);
+                value_field.extend_from_slice(text.as_bytes());
+                let mut bytes = payload[..pair.value_field].to_vec();
+                write_len_field(&mut bytes, 2, &value_field);
+                return Ok(Leaf::Replaced(bytes));
+            }
+        }
+        let encoded = self.callbacks.encode_pair.bind(py).call1((&key, &redacted))?;
+        Ok(Leaf::Replaced(encoded.cast::<PyBytes>().map_err(PyErr::from)?.as_bytes().to_vec()))
+    }
+
+    /// The engine's sentinel for a dropped value (looked up once per walk).
+    fn drop(&mut self) -> PyResult<Bound<'py, PyAny>> {
+        if let Some(drop) = &self.engine_drop {
+            return Ok(drop.clone());
+        }
+        let drop = self.engine.getattr("DROP")?;
+        self.engine_drop = Some(drop.clone());
+        Ok(drop)
+    }
+
+    /// Add a changed piece's own hits (`fresh`) to its item's, or `placeholder` once when
+    /// there are none.
+    fn settle(
+        &mut self,
+        item: &mut Item<'py>,
+        fresh: &Bound<'py, PyAny>,
+        placeholder: &str,
+    ) -> WalkResult<()> {
+        item.changed = true;
+        let fresh_counts = fresh.cast::<PyDict>().map_err(PyErr::from)?;
+        let Some(hits) = &item.hits else {
+            // the item's first change: its hits are this piece's
+            if fresh_counts.is_empty() {
+                fresh_counts.set_item(placeholder, 1)?;
+            }
+            item.hits = Some(fresh.clone());
+            return Ok(());
+        };
+        let hits = hits.cast::<PyDict>().map_err(PyErr::from)?;
+        if fresh_counts.is_empty() {
+            add(hits, &PyString::new(self.py, placeholder).into_any(), 1)?;
+            return Ok(());
+        }
+        for (rule, count) in fresh_counts.iter() {
+            add(hits, &rule, count.extract()?)?;
+        }
+        Ok(())
     }
 
     /// Whether the engine keeps every value of the key of attribute `payload` (a valid
@@ -335,6 +421,54 @@ enum Leaf {
     Unchanged,
     Dropped,
     Replaced(Vec<u8>),
+}
+
+/// `hits[rule] += count` on a dict of counts.
+pub fn add(hits: &Bound<'_, PyDict>, rule: &Bound<'_, PyAny>, count: i64) -> PyResult<()> {
+    let before: i64 = match hits.get_item(rule)? {
+        Some(value) => value.extract()?,
+        None => 0,
+    };
+    hits.set_item(rule, before + count)
+}
+
+fn utf8(bytes: &[u8]) -> WalkResult<&str> {
+    std::str::from_utf8(bytes).map_err(|_| WireError("string field is not valid UTF-8".into()).into())
+}
+
+/// A `KeyValue` encoded as protobuf encodes one holding a string:
+/// `0a <key> 12 <0a <string>>`, the key not empty, nothing else.
+struct StringPair<'a> {
+    key: &'a [u8],
+    value: &'a [u8],
+    /// Where the value field (`12 ...`) starts.
+    value_field: usize,
+}
+
+fn string_pair(payload: &[u8]) -> Option<StringPair<'_>> {
+    if payload.first() != Some(&0x0A) {
+        return None;
+    }
+    let (key_size, key_start) = read_varint(payload, 1).ok()?;
+    let value_field = key_start.checked_add(usize::try_from(key_size).ok()?)?;
+    if key_size == 0 || payload.get(value_field) != Some(&0x12) {
+        return None;
+    }
+    let (value_size, value_start) = read_varint(payload, value_field + 1).ok()?;
+    if value_start.checked_add(usize::try_from(value_size).ok()?)? != payload.len()
+        || payload.get(value_start) != Some(&0x0A)
+    {
+        return None;
+    }
+    let (text_size, text_start) = read_varint(payload, value_start + 1).ok()?;
+    if text_start.checked_add(usize::try_from(text_size).ok()?)? != payload.len() {
+        return None;
+    }
+    Some(StringPair {
+        key: &payload[key_start..value_field],
+        value: &payload[text_start..],
+        value_field,
+    })
 }
 
 /// The key of a `KeyValue` (field 1) if it is written exactly once.

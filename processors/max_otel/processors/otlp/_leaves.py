@@ -89,11 +89,11 @@ class _Attribute(Leaf):
         if redacted is UNCHANGED or redacted is DROPPED:
             return None if redacted is UNCHANGED else DROPPED
         if not isinstance(redacted, str) or not key:
-            return _encode_pair(key, redacted)
+            return encode_pair(key, redacted)
         try:
             encoded = redacted.encode()
         except UnicodeEncodeError:
-            return _encode_pair(key, redacted)
+            return encode_pair(key, redacted)
         # As protobuf writes KeyValue{key, value: AnyValue{string_value}}: the key field
         # as it came, then the new value.
         size = len(encoded)
@@ -107,7 +107,8 @@ class _Attribute(Leaf):
         return result.SerializeToString() if isinstance(result, KeyValue) else result
 
 
-def _encode_pair(key: str, value: object) -> bytes:
+def encode_pair(key: str, value: object) -> bytes:
+    """A serialized ``KeyValue`` of ``key`` and any ``value`` the engine can return."""
     pair = KeyValue(key=key)
     fill_any_value(pair.value, value)
     return pair.SerializeToString()

@@ -26,7 +26,7 @@ from typing import Any
 from google.protobuf import descriptor_pool
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
-from max_otel.processors.otlp._leaves import ATTRIBUTE, BODY, TEXT
+from max_otel.processors.otlp._leaves import ATTRIBUTE, BODY, TEXT, encode_pair
 from max_otel.processors.otlp._shadow import Leaf, Shape
 from max_otel.processors.otlp._walker import add_to_count
 from max_otel.processors.otlp.errors import OtlpDecodeError
@@ -134,15 +134,12 @@ class CompiledWalks:
         if walker is None:
             return None
         try:
-            redacted, items, changed_items, changed = walker.redact(
+            redacted, items, changed_items, hits = walker.redact(
                 self._roots[id(shape)], engine, data
             )
         except max_otel_native.WireError as error:
             raise OtlpDecodeError(str(error)) from error
-        hits: Counter[str] = Counter()
-        for item_hits in changed:
-            hits.update(item_hits)
-        return RedactionResult(redacted, items, changed_items, hits)
+        return RedactionResult(redacted, items, changed_items, Counter(hits))
 
     def serves(self, engine: RedactionEngine) -> bool:
         """Whether the compiled walk redacts for ``engine`` (else the Python walk does)."""
@@ -177,6 +174,7 @@ class CompiledWalks:
                 DROPPED,
                 Counter,
                 add_to_count,
+                encode_pair,
                 callable(getattr(engine, "keeps_key", None)),
             )
         except ValueError:
