@@ -21,8 +21,11 @@ Map cases: ``clean`` (nothing to redact), ``typical`` (a WhatsApp message span: 
 message body under their keys, an email in an exception message), ``pii-heavy`` (nine
 redactions: phone, email and message body under their keys, an SQL statement with two
 literals, an exception message with an email and a phone, a bearer token, a card number
-in a note). ``free text, new PII`` pseudonymises a phone and an email never seen before
-(the pseudonym caches cannot help); the other value cases repeat one value.
+in a note). ``free text, new PII`` is the value that sizes the OTLP processor's budget: an
+``exception.message`` with a phone and an email never seen before (new digits on every call,
+so neither the pseudonym caches nor the scan's cached DFA states for those digits can help);
+``redact_text log line, new PII`` is the same for a log line holding a ``:`` (scanned with
+the key patterns too). The other value cases repeat one value.
 """
 
 from __future__ import annotations
@@ -151,6 +154,7 @@ def cases() -> list[Case]:
     out.append(
         Case("redact_value free text, new PII", "value", _new_customer, lambda _: "2 redactions")
     )
+    out.append(Case("redact_text log line, new PII", "call", _new_log_line, _new_log_note))
     for name, attributes in (("clean", CLEAN), ("typical", TYPICAL)):
         chunks = key_values(attributes)
         out.append(Case(f"might_contain_pii_many {name} KVs", "call", *_many_case(chunks)))
@@ -190,10 +194,28 @@ def _new_customer(redactor: AnyRedactor) -> Callable[[], object]:
 
     def call() -> object:
         number = next(numbers)
-        text = f"delivery failed for +44 7700 {number} (contact alex{number}@example.com)"
+        text = (
+            f"delivery failed for customer +44 7700 {number} "
+            f"(contact alex.morgan{number}@example.com), will retry"
+        )
         return redactor.redact_value("exception.message", text, engine.RedactionHits())
 
     return call
+
+
+def _log_line(number: int) -> str:
+    return f"send failed: to=+44 7700 {number} from alex.morgan{number}@example.com, retrying"
+
+
+def _new_log_line(redactor: AnyRedactor) -> Callable[[], object]:
+    numbers = itertools.count(100_000)
+    return lambda: redactor.redact_text(_log_line(next(numbers)), engine.RedactionHits())
+
+
+def _new_log_note(redactor: AnyRedactor) -> str:
+    hits = engine.RedactionHits()
+    redactor.redact_text(_log_line(100_000), hits)
+    return f"{sum(hits.values())} redactions"
 
 
 def _many_case(chunks: list[bytes]) -> tuple[Make, Callable[[AnyRedactor], str]]:

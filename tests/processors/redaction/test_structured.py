@@ -81,6 +81,21 @@ def test_url_inside_free_text_is_scrubbed(redactor: Redactor) -> None:
 
 
 @pytest.mark.parametrize(
+    ("part", "encoded"), [("#note-\ud800-", "#note-%ED%A0%80-"), ("?q=\ud800", "?q=%ED%A0%80")]
+)
+def test_url_part_with_a_lone_surrogate_is_still_scrubbed(
+    redactor: Redactor, key: PseudonymKey, part: str, encoded: str
+) -> None:
+    """Log text may hold lone surrogates (bytes decoded with ``surrogateescape``): a URL
+    part that changes is percent-encoded as the engine reads text, instead of raising."""
+    hits: Counter[str] = Counter()
+    out = redactor.redact_text(f"GET https://x.example/a{part}+14155550123 failed", hits)
+    pseudonym = key.pseudonymise("phone", "+14155550123")
+    assert out == f"GET https://x.example/a{encoded}{pseudonym} failed"
+    assert hits == Counter({"phone_international": 1})
+
+
+@pytest.mark.parametrize(
     ("statement", "expected"),
     [
         (

@@ -40,7 +40,7 @@ from max_otel.processors.redaction._pseudonym import PseudonymKey
 from max_otel.processors.redaction._replacements import Replacements
 from max_otel.processors.redaction._rules import RedactionRules
 from max_otel.processors.redaction._scanner import PiiScanner
-from max_otel.processors.redaction._text import TextScrubber
+from max_otel.processors.redaction._text import PROTECTED_HINT, TextScrubber
 from max_otel.processors.redaction._url import URL_IN_TEXT, UrlScrubber, UrlTextDetector
 from max_otel.processors.redaction._values import DROP, JSON_START, ValueScrubber
 
@@ -83,7 +83,13 @@ class Redactor:
         key_patterns = [rule.pattern for rule in rules.sensitive_keys]
         key_patterns += [re2.escape(name) + "=" for name in rules.url_sensitive_query_params]
         key_patterns += [re2.escape(name) for name in rules.sql_keys]
-        self._scanner = PiiScanner([d.pattern for d in detectors], key_patterns, URL_IN_TEXT)
+        self._scanner = PiiScanner(
+            [d.pattern for d in detectors],
+            key_patterns,
+            URL_IN_TEXT,
+            gates=[d.gate for d in detectors],
+            protected_hint=PROTECTED_HINT,
+        )
         url = UrlScrubber(
             self._classify,
             frozenset(rules.url_sensitive_query_params),
@@ -226,7 +232,6 @@ class Redactor:
 
 def _detectors(rules: RedactionRules, replacements: Replacements) -> list[RegexDetector]:
     """The enabled built-in detectors, in priority order, then the custom ones."""
-    skip = replacements.already_redacted_bytes
     detectors: list[RegexDetector] = []
     for name, spec in BUILTIN_DETECTORS.items():
         action = rules.detectors.get(name, "disabled")
@@ -239,12 +244,13 @@ def _detectors(rules: RedactionRules, replacements: Replacements) -> list[RegexD
                     replace,
                     spec.validate,
                     spec.group,
-                    skip,
                     spec.protect,
                     spec.grouped,
+                    spec.literal,
+                    spec.gate,
                 )
             )
     for custom in rules.custom_detectors:
         replace = replacements.replacer(custom.action, custom.pseudonym_kind)
-        detectors.append(RegexDetector(custom.name, custom.pattern, replace, skip=skip))
+        detectors.append(RegexDetector(custom.name, custom.pattern, replace))
     return detectors

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from max_otel.processors.redaction._pseudonym import (
     PSEUDONYM_PATTERN,
+    Pseudonymiser,
     PseudonymKey,
     pseudonym_function,
 )
@@ -22,6 +23,8 @@ from max_otel.processors.redaction._rules import KeyRule, RedactionRules
 _LENGTH = re.compile(r"<[0-9]+ chars>")
 _PSEUDONYM = re.compile(PSEUDONYM_PATTERN)
 _CACHE_SIZE = 8192
+_COLON = ord(":")
+"""``_COLON in data``: a byte as an int, since ``b":" in data`` costs an exception inside."""
 
 
 class Replacements:
@@ -32,6 +35,7 @@ class Replacements:
         self._mask_bytes = rules.mask_text.encode("utf-8")
         self._redacted = rules.url_redacted_text
         self._redacted_bytes = rules.url_redacted_text.encode("utf-8", "surrogatepass")
+        self._plain_redactions = frozenset({self._mask_bytes, b"?", self._redacted_bytes})
         self._pseudonymise = pseudonym_function(key)
         self._pseudonyms: dict[tuple[str, str], str] = {}
 
@@ -66,25 +70,46 @@ class Replacements:
         )
 
     def already_redacted_bytes(self, data: bytes) -> bool:
-        if data.isascii() and b":" not in data and data[:1] != b"<":
-            return data == self._mask_bytes or data == b"?" or data == self._redacted_bytes
+        """``already_redacted`` of UTF-8 ``data``, mostly without decoding it."""
+        if data in self._plain_redactions:
+            return True
+        if data.isascii() and _COLON not in data and data[:1] != b"<":
+            return False  # neither a pseudonym nor "<N chars>", nor a plain redaction
         return self.already_redacted(data.decode("utf-8", "surrogatepass"))
 
-    def replacer(self, action: str, kind: str) -> Callable[[bytes], bytes]:
-        """A detector's replace function: the pseudonym of the match, or the mask text."""
+    def replacer(self, action: str, kind: str) -> Callable[[bytes], bytes | None]:
+        """A detector's replace function: the pseudonym of the match, or the mask text;
+        None for a match that already is a redaction (``already_redacted_bytes``)."""
+        redacted, plain = self.already_redacted_bytes, self._plain_redactions
         if action == "pseudonymise":
             cache: dict[bytes, bytes] = {}  # the same bounded cache, by the matched bytes
+            compute, size = self._bytes_pseudonymiser(kind), _CACHE_SIZE
 
-            def pseudonymise(match: bytes) -> bytes:
-                pseudonym = cache.get(match)
+            def pseudonymise(match: bytes) -> bytes | None:
+                pseudonym = cache.get(match)  # a match in the cache is no redaction
                 if pseudonym is None:
-                    text = match.decode("utf-8", "surrogatepass")
-                    pseudonym = self.pseudonymise(kind, text).encode()
-                    if len(cache) >= _CACHE_SIZE:
+                    if (  # the common "no redaction" of already_redacted_bytes, inline
+                        match in plain
+                        or _COLON in match
+                        or match.startswith(b"<")
+                        or not match.isascii()
+                    ) and redacted(match):
+                        return None
+                    pseudonym = compute(match)
+                    if len(cache) >= size:
                         cache.clear()
                     cache[match] = pseudonym
                 return pseudonym
 
             return pseudonymise
         mask = self._mask_bytes
-        return lambda _match: mask
+        return lambda match: None if redacted(match) else mask
+
+    def _bytes_pseudonymiser(self, kind: str) -> Callable[[bytes], bytes]:
+        """The pseudonym of a match, from bytes to bytes (``Pseudonymiser.for_kind``), or
+        through the text cache when the key's class pseudonymises in its own way."""
+        if isinstance(self._pseudonymise, Pseudonymiser):
+            return self._pseudonymise.for_kind(kind)
+        return lambda match: self.pseudonymise(
+            kind, match.decode("utf-8", "surrogatepass")
+        ).encode()

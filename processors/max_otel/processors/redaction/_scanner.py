@@ -7,32 +7,29 @@ sensitive-key rule, the sensitive URL query parameters and the SQL keys) over th
 scanned as one buffer. Only when something matched does the engine run the individual
 detectors.
 
-Patterns are *relaxed* first (``relax``): anchors and word boundaries are removed, and for
-key patterns ``$`` becomes "end of text, a byte that cannot continue a key, or blanks then
-``:`` / ``=``" (``first_name = Ana``), because in a larger text a key is not at the start or
-end. Removing an assertion only lets a pattern match more, so the scan never misses what the
-strict patterns and validators would find.
+Patterns are *relaxed* first (``_relax``: anchors and word boundaries removed), because in a
+larger text a key is not at the start or end; a relaxed pattern only matches more, so the
+scan never misses what the strict patterns and validators would find.
 
 Triggers, beside the detectors: ``/...@`` (URL credentials, also JSON-escaped), ``%XX``
 and ``\\uXXXX`` escapes (URL and JSON encodings that could hide PII from the raw scan), and
 an SQL statement's leading and body keywords.
+
+The same pass also says whether the text may hold a *protected* span (an id, a timestamp, a
+pseudonym: see ``_text``), so that the engine looks for those only when it may find one.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import re2
 
+from max_otel.processors.redaction._relax import relax
 from max_otel.processors.redaction._search import Searcher
 
-_KEY_END = r"(?:$|[^a-z0-9_.\- ]|_[_\t]*[:=])"
-r"""What may follow a key in the normalised half (where "-", "." and space became "_"):
-the end, a byte that cannot continue a key, or blanks before a ``:`` / ``=`` separator
-(``first_name = Ana`` reads ``first_name_=_ana``; a tab is already a non-key byte). The
-blank run is unbounded like the pair detector's ``[ \t]*``: RE2 stays linear."""
 KEY_BYTES = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ-. ", b"abcdefghijklmnopqrstuvwxyz___")
 """``bytes.translate`` table doing ``normalise_key`` on raw bytes."""
 
@@ -41,86 +38,26 @@ SQL_BODY = r"(?i:from|into|set|values|where)\s"
 _TRIGGERS = (r"/[^/?#\s@\x00]*@", r"%[0-9A-Fa-f]{2}", r"\\u[0-9A-Fa-f]{4}")
 
 
-def relax(pattern: str, *, key: bool = False) -> str:
-    """``pattern`` without ``^``, ``\\A``, ``\\b``, ``\\B``; ``$`` and ``\\z`` removed, or
-    for key patterns turned into ``_KEY_END``: the end, a byte that cannot continue a
-    normalised key, or blanks (normalised ``_``, tabs) then ``:`` / ``=``."""
-    end = _KEY_END if key else ""
-    out: list[str] = []
-    index, size, in_class = 0, len(pattern), False
-    while index < size:
-        char = pattern[index]
-        if char == "\\" and index + 1 < size:
-            following = pattern[index + 1]
-            if following == "Q":
-                close = pattern.find("\\E", index + 2)
-                close = size if close < 0 else close + 2
-                out.append(pattern[index:close])
-                index = close
-                continue
-            if not in_class and following in "bBA":
-                index += 2
-                continue
-            if not in_class and following == "z":
-                out.append(end)
-                index += 2
-                continue
-            out.append(pattern[index : index + 2])
-            index += 2
-            continue
-        if in_class:
-            if char == "[" and pattern.startswith("[:", index):
-                close = pattern.find(":]", index + 2)
-                close = size if close < 0 else close + 2
-                out.append(pattern[index:close])
-                index = close
-                continue
-            if char == "]":
-                in_class = False
-            out.append(char)
-            index += 1
-            continue
-        if char == "[":
-            in_class = True
-            out.append(char)
-            index += 1
-            if pattern.startswith("^", index):
-                out.append("^")
-                index += 1
-            if pattern.startswith("]", index):
-                out.append("]")
-                index += 1
-            continue
-        if char == "^":
-            index += 1
-            continue
-        if char == "$":
-            out.append(end)
-            index += 1
-            continue
-        out.append(char)
-        index += 1
-    return "".join(out)
-
-
 class ScanResult(NamedTuple):
     """What the scan saw: indices of detectors that may match (increasing), whether the
-    pair detector (sensitive key in the text), a URL and SQL keywords were seen."""
+    pair detector (sensitive key in the text), a URL and SQL keywords were seen, and
+    whether a protected span may be there (False only if there is none)."""
 
     detectors: tuple[int, ...]
-    keys: bool  # a sensitive key name or a trigger: run the pair and URL detectors
+    keys: bool  # a sensitive key name or a trigger: run the pair detectors
     url: bool
     sql: bool
+    protected: bool = True
 
     @property
     def anything(self) -> bool:
         return bool(self.detectors) or self.keys or self.sql
 
 
-NOTHING = ScanResult((), False, False, False)
+NOTHING = ScanResult((), False, False, False, False)
 """The scan of a text in which no pattern matched."""
 
-_DETECTOR, _STRUCTURE, _SQL_START, _SQL_BODY, _URL = range(5)
+_DETECTOR, _STRUCTURE, _SQL_START, _SQL_BODY, _URL, _PROTECTED = range(6)
 
 
 class PiiScanner:
@@ -128,34 +65,53 @@ class PiiScanner:
     the same relaxed patterns (where the first possible match starts), both run over the
     *scan buffer* ``data + b"\\0" + data.translate(KEY_BYTES)``: value patterns are meant
     for the first half, key patterns (case-insensitive) for the second; a pattern matching
-    in the other half, or across the middle, only makes the scan say "maybe" more often."""
+    in the other half, or across the middle, only makes the scan say "maybe" more often.
+    A second, smaller ``Set`` (no triggers, key patterns or URLs) serves ``scan(data,
+    keys=False)`` over ``data`` alone.
+
+    ``gates[i]``, if given, stands for ``detector_patterns[i]`` in the ``Set`` only (see
+    ``RegexDetector.gate``: it matches wherever the detector's pattern does, and needs fewer
+    DFA states), and in ``value_patterns`` (for compiled pre-filters, whose lazy DFA would
+    otherwise build new states for every unseen phone number); the alternation keeps the
+    detector's own pattern.
+    ``protected_hint``, if given, is a pattern found in every text that holds a protected
+    span; without it ``ScanResult.protected`` is always True."""
 
     def __init__(
         self,
         detector_patterns: Sequence[str],
         key_patterns: Sequence[str],
         url_pattern: str,
+        *,
+        gates: Sequence[str] | None = None,
+        protected_hint: str | None = None,
     ) -> None:
         relaxed = [relax(pattern) for pattern in detector_patterns]
+        if gates is not None and len(gates) != len(relaxed):
+            raise ValueError(f"gates must be one per detector pattern; got {len(gates)}")
+        gated = relaxed if gates is None else [relax(gate) for gate in gates]
         keys = [f"(?i:{relax(pattern, key=True)})" for pattern in key_patterns]
-        self._set = re2.Set.SearchSet(_options())
-        for pattern in relaxed:
-            self._set.Add(pattern)
-        for pattern in (*_TRIGGERS, *keys):
-            self._set.Add(pattern)
-        self._set.Add(SQL_START)
-        self._set.Add(SQL_BODY)
-        self._set.Add(url_pattern)
-        self._set.Compile()
-        # what each index of the set stands for, in the order added above
+        hint = [] if protected_hint is None else [protected_hint]
+        # Two sets; the kinds say what each index of a set stands for, in the order given.
+        self._match = _compiled_set(
+            [*gated, *_TRIGGERS, *keys, SQL_START, SQL_BODY, url_pattern, *hint]
+        )
         self._kinds = (
-            [_DETECTOR] * len(relaxed)
+            [_DETECTOR] * len(gated)
             + [_STRUCTURE] * (len(_TRIGGERS) + len(keys))
             + [_SQL_START, _SQL_BODY, _URL]
+            + [_PROTECTED] * len(hint)
         )
-        raw = getattr(self._set, "_set", None)  # skip the wrapper when it is there
-        self._match = raw.Match if raw is not None and hasattr(raw, "Match") else self._set.Match
-        self.value_patterns: tuple[str, ...] = (*relaxed, *_TRIGGERS, SQL_START)
+        self._match_values = _compiled_set([*gated, SQL_START, SQL_BODY, *hint])  # keys=False
+        self._value_kinds = (
+            [_DETECTOR] * len(gated) + [_SQL_START, _SQL_BODY] + [_PROTECTED] * len(hint)
+        )
+        self._always_protected = protected_hint is None
+        self._results: dict[tuple[int, ...], ScanResult] = {}
+        """Indices the set matched -> the scan's result: few sets of indices recur."""
+        self._value_results: dict[tuple[int, ...], ScanResult] = {}
+        """The same for the scan without keys."""
+        self.value_patterns: tuple[str, ...] = (*gated, *_TRIGGERS, SQL_START)
         """The relaxed patterns meant for the first half of the scan buffer (the text)."""
         self.key_patterns: tuple[str, ...] = tuple(keys)
         """The relaxed patterns meant for the second half (the text normalised like keys)."""
@@ -166,14 +122,32 @@ class PiiScanner:
         """The scan buffer of ``data`` (see the class docstring)."""
         return data + b"\0" + data.translate(KEY_BYTES)
 
-    def scan(self, data: bytes) -> ScanResult:
-        """What ``data`` (UTF-8 text or any bytes) may contain."""
-        matched = self._match(data + b"\0" + data.translate(KEY_BYTES))
+    def scan(self, data: bytes, keys: bool = True) -> ScanResult:
+        """What ``data`` (UTF-8 text or any bytes) may contain. With ``keys`` False the
+        triggers, key patterns and URLs are not looked for (``ScanResult.keys`` and ``url``
+        are False) and the other patterns only in ``data`` itself: a smaller scan, for a
+        text in which the caller knows those cannot matter."""
+        if keys:
+            matched = self._match(data + b"\0" + data.translate(KEY_BYTES))
+            results = self._results
+        else:
+            matched = self._match_values(data)
+            results = self._value_results
         if not matched:
             return NOTHING
-        kinds = self._kinds
+        found = tuple(matched)
+        result = results.get(found)
+        if result is None:
+            result = self._result(found, self._kinds if keys else self._value_kinds)
+            if len(results) >= _RESULTS_CACHED:
+                results.clear()
+            results[found] = result
+        return result
+
+    def _result(self, matched: tuple[int, ...], kinds: list[int]) -> ScanResult:
         detectors: list[int] = []
         structure = sql_start = sql_body = url = False
+        protected = self._always_protected
         for index in matched:
             kind = kinds[index]
             if kind == _DETECTOR:
@@ -184,14 +158,19 @@ class PiiScanner:
                 sql_start = True
             elif kind == _SQL_BODY:
                 sql_body = True
-            else:
+            elif kind == _URL:
                 url = True
+            else:
+                protected = True
         detectors.sort()
-        return ScanResult(tuple(detectors), structure, url, sql_start and sql_body)
+        return _new_tuple(  # ScanResult(...) without its __new__ in Python
+            ScanResult, (tuple(detectors), structure, url, sql_start and sql_body, protected)
+        )
 
     def first_hit(self, buffer: bytes, position: int = 0) -> int:
         """Start of the first possible match in the scan ``buffer`` at or after
-        ``position``, -1 if none. ``scan(x).anything`` implies ``first_hit(buffer(x)) >= 0``."""
+        ``position``, -1 if none: -1 for ``buffer(x)`` only if no detector, trigger, key
+        pattern or SQL keyword can match in ``x``."""
         spans = self._any.search(buffer, position)
         return -1 if spans is None else spans[0][0]
 
@@ -256,6 +235,21 @@ class PiiScanner:
     def might_match(self, data: bytes) -> bool:
         """False only if no detector, trigger, key pattern or SQL keyword can be in data."""
         return self._any.search(data + b"\0" + data.translate(KEY_BYTES)) is not None
+
+
+_new_tuple = tuple.__new__
+_RESULTS_CACHED = 1024
+
+
+def _compiled_set(patterns: Sequence[str]) -> Callable[[bytes], list[int]]:
+    """The ``Match`` of an RE2 ``Set`` of ``patterns`` (the indices of those that match),
+    skipping the wrapper when it is there."""
+    pattern_set = re2.Set.SearchSet(_options())
+    for pattern in patterns:
+        pattern_set.Add(pattern)
+    pattern_set.Compile()
+    raw = getattr(pattern_set, "_set", None)
+    return raw.Match if raw is not None and hasattr(raw, "Match") else pattern_set.Match
 
 
 def _options() -> re2.Options:

@@ -2,14 +2,16 @@
 
 ``TextScrubber.findings(data)`` is the heart of the engine:
 
-1. ``PiiScanner.scan`` (one RE2 ``Set`` pass) says which detectors may match; nothing ->
-   the text is returned untouched;
+1. ``PiiScanner.scan`` (one RE2 ``Set`` pass; without the key patterns for a text with no
+   ``:`` or ``=``, which can hold no key/value pair and no URL) says which detectors may
+   match; nothing -> the text is returned untouched;
 2. those detectors (plus the key/value-pair and URL detectors when the scan saw a
    sensitive key, an ``@`` or an escape) yield candidate ``Finding`` s;
 3. candidates of the detectors that can match digits inside other tokens (phones, cards,
    IPs, custom detectors) and of the pair detector are dropped when they lie inside a
    *protected* span: pseudonyms already made, UUIDs, 16/32-hex trace and span ids (with a
-   letter), ISO-8601 dates and timestamps;
+   letter), ISO-8601 dates and timestamps (looked for only when the scan saw a hint of one,
+   ``PROTECTED_HINT``);
 4. overlaps are resolved: the earliest, then longest, then highest-priority finding wins
    (pairs, then URLs, then detectors in catalogue order); one that sticks out of the winner
    is merged into it and the union is masked, so no fragment of a secret survives; except
@@ -22,7 +24,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from operator import itemgetter
 
 from max_otel.processors.redaction._detectors import Detector, Finding, RegexDetector
 from max_otel.processors.redaction._pseudonym import PSEUDONYM_PATTERN
@@ -41,10 +42,20 @@ _PROTECTED = Searcher(
         )
     )
 )
+PROTECTED_HINT = "|".join(
+    (
+        r"[0-9a-f]{16}",  # the tail of a pseudonym, a 16/32-hex id
+        r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-",  # the head of a UUID
+        r"[0-9]{4}-[0-9]{2}-[0-9]{2}",  # a date
+    )
+)
+"""Found (``PiiScanner``'s ``protected_hint``) in every text in which ``_PROTECTED`` is."""
 OVERLAP = "overlap"
 """Hit name of two claims that overlapped and were masked together."""
 _HEX_LETTERS = frozenset(b"abcdef")
 _WORD = frozenset(b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
+_COLON, _EQUALS = ord(":"), ord("=")
+"""Bytes as ints for ``in``: ``b":" in data`` costs an exception inside (CPython 3.11)."""
 
 
 def protected_spans(data: bytes) -> list[tuple[int, int]]:
@@ -70,7 +81,7 @@ def protected_spans(data: bytes) -> list[tuple[int, int]]:
 def _is_pseudonym(data: bytes, span: tuple[int, int]) -> bool:
     """A protected span that is a pseudonym (``kind:key:hex``), not an id or a timestamp."""
     start, end = span
-    return data[start : start + 1].isalpha() and b":" in data[start:end]
+    return data[start : start + 1].isalpha() and _COLON in data[start:end]
 
 
 class TextScrubber:
@@ -97,8 +108,8 @@ class TextScrubber:
 
     def scrub_bytes(self, data: bytes, hits: Counter[str]) -> bytes:
         """``data`` itself when nothing was found, else the scrubbed copy."""
-        scan = self._scanner.scan(data)
-        if not scan.anything:
+        scan = self._scanner.scan(data, _COLON in data or _EQUALS in data)  # _scan, inline
+        if not (scan[0] or scan[1] or scan[3]):  # not scan.anything, without the property
             return data
         if scan.sql and looks_like_sql(data):
             return self.scrub_sql_bytes(data, hits)
@@ -108,58 +119,66 @@ class TextScrubber:
         """SQL literals -> ``?``, then the detectors (not the key/value-pair detector:
         ``phone = ?`` is a column and a placeholder, not a value to redact)."""
         current = scrub_sql(data, hits)
-        scan = self._scanner.scan(current)
+        scan = self._scan(current)
         if not scan.anything:
             return current
         return self._apply(current, self._resolve(current, scan, pairs=False), hits)
 
+    def _scan(self, data: bytes) -> ScanResult:
+        """The scanner's ``scan``, without keys and URLs when ``data`` has no ``:`` or
+        ``=``: the pair detectors' key/value pairs and URLs (``://``) need one, and nothing
+        else here looks at what the keys (and triggers) say."""
+        return self._scanner.scan(data, _COLON in data or _EQUALS in data)
+
     def _apply(self, current: bytes, findings: list[Finding], hits: Counter[str]) -> bytes:
-        out = bytearray()
+        pieces: list[bytes] = []
         position = 0
-        replaced = False
-        for finding in findings:
-            if finding.replacement == current[finding.start : finding.end]:
+        for start, end, rule, replacement, extra in findings:
+            if replacement == current[start:end]:
                 continue
-            out += current[position : finding.start]
-            out += finding.replacement
-            position = finding.end
-            replaced = True
-            if finding.rule:
-                hits[finding.rule] = hits.get(finding.rule, 0) + 1  # no __missing__ call
-            for name, count in finding.extra:
-                hits[name] = hits.get(name, 0) + count
-        if not replaced:
+            pieces.append(current[position:start])
+            pieces.append(replacement)
+            position = end
+            if rule:
+                hits[rule] = hits.get(rule, 0) + 1  # no __missing__ call
+            if extra:
+                for name, count in extra:
+                    hits[name] = hits.get(name, 0) + count
+        if not pieces:
             return current
-        out += current[position:]
-        return bytes(out)
+        pieces.append(current[position:])
+        return b"".join(pieces)
 
     def findings(self, data: bytes) -> list[Finding]:
         """The resolved findings that would change ``data`` (SQL literals not included)."""
-        chosen = self._resolve(data, self._scanner.scan(data))
+        chosen = self._resolve(data, self._scan(data))
         return [f for f in chosen if f.replacement != data[f.start : f.end]]
 
     def _resolve(self, data: bytes, scan: ScanResult, pairs: bool = True) -> list[Finding]:
+        indices, keys, url, _, maybe_protected = scan
         candidates: list[tuple[int, int, int, Finding]] = []
         add = candidates.append
-        if scan.keys and pairs:
+        if keys and pairs:
             for priority, structural in enumerate(self._structural):
                 for f in structural.find(data):
-                    add((f.start, -f.end, priority, f))
+                    add((f[0], -f[1], priority, f))
         protect = bool(candidates)
-        if self._url is not None and scan.url:
+        if url and self._url is not None:
             for f in self._url.find(data):
-                add((f.start, -f.end, 50, f))
+                add((f[0], -f[1], 50, f))
         detectors = self._detectors
-        for index in scan.detectors:
+        for index in indices:
             detector = detectors[index]
             found = detector.find(data)
             if found:
-                protect = protect or detector.protect
+                if detector.protect:
+                    protect = True
+                priority = 100 + index
                 for f in found:
-                    add((f.start, -f.end, 100 + index, f))
+                    add((f[0], -f[1], priority, f))
         if not candidates:
             return []
-        if protect:
+        if protect and maybe_protected:
             protected = protected_spans(data)
             if protected:
                 # The value of a sensitive key is redacted even when it looks like an id or a
@@ -172,24 +191,29 @@ class TextScrubber:
                 ]
         if len(candidates) < 2:
             return [c[3] for c in candidates]
-        candidates.sort(key=_ORDER)
+        candidates.sort()  # by start, then longest, then priority: never by the finding,
+        # since one detector (one priority) never makes two findings at the same start
         chosen: list[Finding] = []
+        last_end = -1  # of chosen[-1]
         last_priority = -1  # of chosen[-1]; -1 after a merge
         for _, _, priority, finding in candidates:
-            if chosen and finding.start < chosen[-1].end:
-                last = chosen[-1]
-                if finding.end > last.end:
-                    shortened = self._shortened(data, last, last_priority, finding.start)
+            start, end = finding[0], finding[1]
+            if start < last_end:  # overlaps chosen[-1]
+                if end > last_end:
+                    last = chosen[-1]
+                    shortened = self._shortened(data, last, last_priority, start)
                     if shortened is not None:
                         chosen[-1] = shortened
                         chosen.append(finding)
                         last_priority = priority
-                        continue
-                    rule = last.rule or finding.rule or OVERLAP
-                    chosen[-1] = Finding(last.start, finding.end, rule, self._mask)
-                    last_priority = -1
+                    else:
+                        rule = last.rule or finding.rule or OVERLAP
+                        chosen[-1] = Finding(last.start, end, rule, self._mask)
+                        last_priority = -1
+                    last_end = end
                 continue
             chosen.append(finding)
+            last_end = end
             last_priority = priority
         return chosen
 
@@ -200,10 +224,6 @@ class TextScrubber:
         if 0 <= index < len(self._detectors):
             return self._detectors[index].shortened(data, last.start, end)
         return None
-
-
-_ORDER = itemgetter(0, 1, 2)
-"""Candidates sort by start, then longest, then priority (never by the finding itself)."""
 
 
 def _inside(finding: Finding, spans: list[tuple[int, int]]) -> bool:

@@ -106,7 +106,7 @@ class UrlScrubber:
         scrubbed = self._scrub_text(decoded, hits)
         if scrubbed == decoded:
             return raw
-        return quote(scrubbed, safe=_SAFE)
+        return quote(scrubbed, safe=_SAFE, errors="surrogatepass")  # as text is read
 
     def scrub_query(self, query: str, hits: Counter[str]) -> str:
         """``a=1&token=x`` -> ``a=1&token=REDACTED``; same string when nothing changed."""

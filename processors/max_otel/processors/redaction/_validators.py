@@ -19,6 +19,8 @@ _DIGITS = frozenset(b"0123456789")
 _WORD = frozenset(b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _SEPARATORS = frozenset(b" .-")
 _TOKEN_PUNCTUATION = frozenset(b"-._~+/=")
+_OPEN, _CLOSE, _COLON = ord("("), ord(")"), ord(":")
+"""Bytes as ints for ``in``: ``b"(" in data`` costs an exception inside (CPython 3.11)."""
 
 
 def _word_before(data: bytes, start: int) -> bool:
@@ -38,6 +40,7 @@ def _continues_number(data: bytes, start: int, end: int) -> bool:
 
 _NOT_DIGITS = bytes(byte for byte in range(256) if byte not in _DIGITS)
 _LUHN_DOUBLE = bytes.maketrans(b"0123456789", b"0246813579")
+_DIGIT_FLAGS = bytes(byte in _DIGITS for byte in range(256))  # 1 for a digit, else 0
 
 
 def _digits(chunk: bytes) -> bytes:
@@ -45,7 +48,7 @@ def _digits(chunk: bytes) -> bytes:
 
 
 def _digit_count(chunk: bytes) -> int:
-    return len(chunk.translate(None, _NOT_DIGITS))
+    return chunk.translate(_DIGIT_FLAGS).count(1)
 
 
 def standalone(data: bytes, start: int, end: int) -> tuple[int, int] | None:
@@ -81,12 +84,17 @@ def payment_card(data: bytes, start: int, end: int) -> tuple[int, int] | None:
 def international_phone(data: bytes, start: int, end: int) -> tuple[int, int] | None:
     """``+`` and 8-15 digits (E.164), not glued to letters or digits; a closing
     parenthesis that belongs to the surrounding text is left out."""
-    if _word_before(data, start):
+    if start > 0 and data[start - 1] in _WORD:
         return None
-    free_end = _free_end(data, start, end)
-    if free_end is None:
-        return None
-    return (start, free_end) if 8 <= _digit_count(data[start:free_end]) <= 15 else None
+    chunk = data[start:end]
+    if (end < len(data) and data[end] in _GLUE) or _OPEN in chunk or _CLOSE in chunk:
+        free_end = _free_end(data, start, end)  # (the common case needs no cutting back)
+        if free_end is None:
+            return None
+        chunk = data[start:free_end]
+    else:
+        free_end = end
+    return (start, free_end) if 8 <= _digit_count(chunk) <= 15 else None
 
 
 _GLUE = _DIGITS | frozenset(b"_@%+")
@@ -97,6 +105,13 @@ def _free_end(data: bytes, start: int, end: int) -> int | None:
     """The end of the longest prefix of the span ending at a digit group boundary, with
     balanced parentheses and no digit, ``_``, ``@``, ``%`` or ``+`` glued after it
     (``+1 415 555 0123 0@x.io`` gives back ``+1 415 555 0123``); None if there is none."""
+    if (
+        end > start
+        and (end >= len(data) or data[end] not in _GLUE)
+        and data.find(b"(", start, end) < 0
+        and data.find(b")", start, end) < 0
+    ):
+        return end  # the common case: no parenthesis, nothing glued after
     while end > start:
         balanced = _balance(data, start, end)
         if balanced is not None and (balanced >= len(data) or data[balanced] not in _GLUE):
@@ -121,7 +136,7 @@ def _balance(data: bytes, start: int, end: int) -> int | None:
 def national_phone(data: bytes, start: int, end: int) -> tuple[int, int] | None:
     """9-12 digits in a national layout, standing alone and not part of a dotted number
     (IPv4 addresses, versions)."""
-    if _word_before(data, start):
+    if start > 0 and data[start - 1] in _WORD:
         return None
     free_end = _free_end(data, start, end)
     if free_end is None:
@@ -167,7 +182,7 @@ def basic_credential(data: bytes, start: int, end: int) -> tuple[int, int] | Non
         decoded = base64.b64decode(token, validate=True)
     except (binascii.Error, ValueError):
         return None
-    return (start, end) if b":" in decoded else None
+    return (start, end) if _COLON in decoded else None
 
 
 def ipv4_address(data: bytes, start: int, end: int) -> tuple[int, int] | None:
