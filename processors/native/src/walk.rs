@@ -168,6 +168,7 @@ impl<'a, 'py> Walk<'a, 'py> {
         let mut own = Item::default();
         let mut item = if count_field != 0 { Some(&mut own) } else { parent_item };
         let mut edits: Vec<Edit> = Vec::new();
+        let mut has_count = false; // a count_field occurrence holds a `redaction.count`
         let mut count_after: Option<usize> = None; // end of the last count_field occurrence
         let mut count_before: Option<usize> = None; // start of the first later field
         let mut pos = 0;
@@ -177,6 +178,7 @@ impl<'a, 'py> Walk<'a, 'py> {
             if count_field != 0 {
                 if field.number == count_field {
                     count_after = Some(field.end);
+                    has_count |= data[field.payload..field.end].starts_with(COUNT_PREFIX);
                 } else if field.number > count_field && count_before.is_none() {
                     count_before = Some(field.start);
                 }
@@ -220,7 +222,7 @@ impl<'a, 'py> Walk<'a, 'py> {
         }
         if own.changed {
             let position = count_after.or(count_before).unwrap_or(data.len());
-            self.count(&mut own, count_field, data, position, &mut edits)?;
+            self.count(&mut own, count_field, data, position, has_count, &mut edits)?;
         }
         if edits.is_empty() {
             return Ok(None);
@@ -384,12 +386,14 @@ impl<'a, 'py> Walk<'a, 'py> {
         count_field: u32,
         data: &[u8],
         position: usize,
+        has_count: bool,
         edits: &mut Vec<Edit<'_>>,
     ) -> WalkResult<()> {
         let hits = item.hits.clone().expect("a changed item has hits");
         self.changed_items += 1;
         self.changed_hits.push(hits.clone());
-        if let Some((start, end, existing)) = existing_count(data, count_field, edits)? {
+        let existing = if has_count { existing_count(data, count_field, edits)? } else { None };
+        if let Some((start, end, existing)) = existing {
             let call = self.callbacks.count_existing.bind(self.py);
             let result = call.call1((PyBytes::new(self.py, &existing), &hits))?;
             let mut bytes = Vec::new();
@@ -495,9 +499,6 @@ fn existing_count(
     count_field: u32,
     edits: &[Edit<'_>],
 ) -> WalkResult<Option<(usize, usize, Vec<u8>)>> {
-    if !data.windows(COUNT_PREFIX.len()).any(|window| window == COUNT_PREFIX) {
-        return Ok(None);
-    }
     let mut pos = 0;
     while pos < data.len() {
         let field = next_field(data, pos, 0)?;

@@ -17,6 +17,7 @@ validation parse. ``use_native(False)`` turns it off (tests compare both walks).
 
 from __future__ import annotations
 
+import functools
 import logging
 import weakref
 from collections import Counter
@@ -172,7 +173,7 @@ class CompiledWalks:
                 TEXT,
                 BODY,
                 DROPPED,
-                Counter,
+                _new_counter,
                 add_to_count,
                 encode_pair,
                 callable(getattr(engine, "keeps_key", None)),
@@ -180,6 +181,11 @@ class CompiledWalks:
         except ValueError:
             logger.exception("the compiled walk cannot use these rules; walking in Python")
             return None
+
+
+_new_counter = functools.partial(Counter.__new__, Counter)
+"""An empty ``Counter`` without running ``Counter.__init__`` (Python code): one per changed
+item, so it counts."""
 
 
 def _descriptor(shape: Shape) -> Descriptor:

@@ -29,6 +29,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 
 from max_otel.processors.otlp import RedactionEngine
+from max_otel.processors.service.allocator import keep_freed_memory
 from max_otel.processors.service.config import ProcessorConfig
 from max_otel.processors.service.export import ExportHandler, RedactorSlot
 from max_otel.processors.service.forwarder import Forwarder
@@ -117,4 +118,5 @@ def run_worker(
     index: int,
 ) -> int:
     """Serve until SIGTERM; return the process exit status."""
+    keep_freed_memory()
     return asyncio.run(_serve(config, slot, reload_rules, index))
