@@ -105,6 +105,8 @@ impl OtlpWalker {
             changed_items: 0,
             changed_hits: Vec::new(),
             engine_drop: None,
+            root: data.as_bytes(),
+            previous: Vec::new(),
         };
         let result = walk.message(root, data.as_bytes(), 0, None);
         let new_data: Py<PyAny> = match result {

@@ -148,6 +148,12 @@ pub struct Walk<'a, 'py> {
     pub changed_items: u64,
     pub changed_hits: Vec<Bound<'py, PyAny>>,
     pub engine_drop: Option<Bound<'py, PyAny>>,
+    /// The request's bytes: every piece is a part of them.
+    pub root: &'a [u8],
+    /// Where the clean leaf last seen at each position of an item (n-th attribute) is in
+    /// `root`: spans of one batch tend to repeat their attributes in the same order, and
+    /// comparing bytes is cheaper than looking a piece up in the memory of clean pieces.
+    pub previous: Vec<(usize, usize)>,
 }
 
 impl<'a, 'py> Walk<'a, 'py> {
@@ -168,6 +174,7 @@ impl<'a, 'py> Walk<'a, 'py> {
         let mut own = Item::default();
         let mut item = if count_field != 0 { Some(&mut own) } else { parent_item };
         let mut edits: Vec<Edit> = Vec::new();
+        let mut leaves = 0usize; // leaves of this message seen so far
         let mut has_count = false; // a count_field occurrence holds a `redaction.count`
         let mut count_after: Option<usize> = None; // end of the last count_field occurrence
         let mut count_before: Option<usize> = None; // start of the first later field
@@ -188,6 +195,9 @@ impl<'a, 'py> Walk<'a, 'py> {
             }
             let Some(field_spec) = spec.field(field.number) else { continue };
             let payload = &data[field.payload..field.end];
+            if field_spec.role != Role::Walk && field_spec.role != Role::Plain {
+                leaves += 1;
+            }
             let content = match (field_spec.role, field_spec.kind) {
                 (Role::Plain, kind) => {
                     schema.validate_payload(kind, payload, depth)?;
@@ -205,7 +215,7 @@ impl<'a, 'py> Walk<'a, 'py> {
                         None => continue,
                     }
                 }
-                (role, kind) => match self.leaf(role, kind, payload, depth, item.as_deref_mut())? {
+                (role, kind) => match self.leaf(role, kind, payload, depth, leaves, item.as_deref_mut())? {
                     Leaf::Unchanged => continue,
                     Leaf::Dropped => Content::Dropped,
                     Leaf::Replaced(new_payload) => {
@@ -237,17 +247,26 @@ impl<'a, 'py> Walk<'a, 'py> {
         kind: Kind,
         payload: &[u8],
         depth: u32,
+        position: usize,
         item: Option<&mut Item<'py>>,
     ) -> WalkResult<Leaf> {
+        if let Some(&(start, end)) = self.previous.get(position) {
+            if self.root.get(start..end) == Some(payload) {
+                return Ok(Leaf::Unchanged); // the same bytes as a clean piece
+            }
+        }
         if self.prefilter.is_known_clean(payload) {
+            self.remember_position(position, payload);
             return Ok(Leaf::Unchanged);
         }
         self.schema.validate_payload(kind, payload, depth)?;
         if role == Role::Attribute && self.callbacks.keeps_keys && self.key_is_kept(payload)? {
             self.prefilter.remember_clean(payload);
+            self.remember_position(position, payload);
             return Ok(Leaf::Unchanged);
         }
         if !self.prefilter.is_suspicious(payload) {
+            self.remember_position(position, payload);
             return Ok(Leaf::Unchanged);
         }
         let Some(item) = item else {
@@ -286,6 +305,18 @@ impl<'a, 'py> Walk<'a, 'py> {
             return Ok(Leaf::Dropped);
         }
         Ok(Leaf::Replaced(result.cast::<PyBytes>().map_err(PyErr::from)?.as_bytes().to_vec()))
+    }
+
+    /// Remember that the clean leaf at `position` of an item is `payload` (a part of `root`).
+    fn remember_position(&mut self, position: usize, payload: &[u8]) {
+        let start = (payload.as_ptr() as usize).wrapping_sub(self.root.as_ptr() as usize);
+        if start > self.root.len() || position > 64 {
+            return; // not a part of the request (cannot happen), or an unusually long item
+        }
+        if self.previous.len() <= position {
+            self.previous.resize(position + 1, (usize::MAX, usize::MAX));
+        }
+        self.previous[position] = (start, start + payload.len());
     }
 
     /// Redact a canonical string attribute (`pair`: see `string_pair`) as the Python
