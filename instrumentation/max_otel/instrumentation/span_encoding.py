@@ -34,6 +34,8 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanKind
 from opentelemetry.util.types import Attributes
 
+from max_otel.processors.otlp._wire import encode_varint
+
 logger = logging.getLogger(__name__)
 
 _DEFAULT_MAX_CACHED_PAIRS = 4096
@@ -61,20 +63,8 @@ _CACHED_TYPES = (str, int, bool)
 E = TypeVar("E")
 
 
-def _varint(value: int) -> bytes:
-    """Unsigned LEB128 of ``value`` (0 <= value < 2**64)."""
-    if value < 0x80:
-        return bytes((value,))
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def _length_delimited(tag: bytes, payload: bytes) -> bytes:
-    return tag + _varint(len(payload)) + payload
+    return tag + encode_varint(len(payload)) + payload
 
 
 def _text(tag: bytes, text: str) -> bytes:
@@ -92,7 +82,7 @@ def _any_value(value: object) -> bytes:
     if isinstance(value, int):
         if not _INT64_MIN <= value <= _INT64_MAX:
             raise ValueError(f"Value out of range: {value}")
-        return b"\x18" + _varint(value & 0xFFFFFFFFFFFFFFFF)
+        return b"\x18" + encode_varint(value & 0xFFFFFFFFFFFFFFFF)
     if isinstance(value, float):
         return b"\x21" + _DOUBLE.pack(value)
     if isinstance(value, bytes):
@@ -213,7 +203,7 @@ class SpanRequestEncoder:
                 except Exception as error:
                     logger.exception("Failed to encode key %s: %s", key, error)
                     continue
-                encoded = _varint(len(payload)) + payload
+                encoded = encode_varint(len(payload)) + payload
                 if cached and self._max_pairs and self._cacheable(key, value):
                     if len(pairs) >= self._max_pairs:
                         pairs.clear()
@@ -267,20 +257,20 @@ class SpanRequestEncoder:
             parts.append(b"\x41" + _FIXED64.pack(span.end_time))
         parts.append(self._attributes(b"\x4a", span.attributes))
         if span.dropped_attributes:
-            parts.append(b"\x50" + _varint(span.dropped_attributes))
+            parts.append(b"\x50" + encode_varint(span.dropped_attributes))
         for event in span.events:
             parts.append(_length_delimited(b"\x5a", self._event(event)))
         if span.dropped_events:
-            parts.append(b"\x60" + _varint(span.dropped_events))
+            parts.append(b"\x60" + encode_varint(span.dropped_events))
         for link in span.links:
             parts.append(_length_delimited(b"\x6a", self._link(link)))
         if span.dropped_links:
-            parts.append(b"\x70" + _varint(span.dropped_links))
+            parts.append(b"\x70" + encode_varint(span.dropped_links))
         status = span.status
         if status is not None:
             body = _text(b"\x12", status.description) if status.description else b""
             if status.status_code.value:
-                body += b"\x18" + _varint(status.status_code.value)
+                body += b"\x18" + encode_varint(status.status_code.value)
             parts.append(_length_delimited(b"\x7a", body))
         parts.append(_FLAGS_REMOTE if parent and parent.is_remote else _FLAGS_LOCAL)
         return b"".join(parts)
@@ -291,7 +281,7 @@ class SpanRequestEncoder:
             body += _text(b"\x12", event.name)
         body += self._attributes(b"\x1a", event.attributes)
         if event.dropped_attributes:
-            body += b"\x20" + _varint(event.dropped_attributes)
+            body += b"\x20" + encode_varint(event.dropped_attributes)
         return body
 
     def _link(self, link: Any) -> bytes:
@@ -304,7 +294,7 @@ class SpanRequestEncoder:
             + self._attributes(b"\x22", link.attributes)
         )
         if link.dropped_attributes:
-            body += b"\x28" + _varint(link.dropped_attributes)
+            body += b"\x28" + encode_varint(link.dropped_attributes)
         return body + (_LINK_FLAGS_REMOTE if context.is_remote else _LINK_FLAGS_LOCAL)
 
 
