@@ -205,6 +205,16 @@ def json_lines(lines: list[str]) -> list[dict[str, Any]]:
 def test_logs_are_correlated_and_redacted_on_stdout_and_over_otlp(
     service: SampleService, receiver: OtlpReceiver, conversation_id: str
 ) -> None:
+    def assignment_logged() -> bool:
+        return any(
+            line["event"] == "conversation.assigned" and line["conversation_id"] == conversation_id
+            for line in json_lines(service.service_stdout_lines("worker"))
+        )
+
+    # The worker logs the assignment after committing it, so the API may show it first.
+    deadline = time.monotonic() + 20
+    while not assignment_logged() and time.monotonic() < deadline:
+        time.sleep(0.2)
     api_lines = json_lines(service.service_stdout_lines("api"))
     worker_lines = json_lines(service.service_stdout_lines("worker"))
     [created] = [
@@ -234,7 +244,7 @@ def test_logs_are_correlated_and_redacted_on_stdout_and_over_otlp(
         ]
         return records if len({r.body for r in records}) == 2 else []
 
-    records = receiver.wait_for(event_records)
+    records = receiver.wait_for(event_records, timeout=20)
     assert {r.body for r in records} == {"conversation.created", "conversation.assigned"}
     for record in records:
         assert record.attributes["phone"] == PHONE_PSEUDONYM
