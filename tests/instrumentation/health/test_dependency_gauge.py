@@ -49,3 +49,12 @@ def test_recent_readiness_results_are_reused() -> None:
         assert len(calls) == 2
     finally:
         readiness.close()
+
+
+@pytest.mark.unit
+def test_a_collection_after_close_reports_the_last_results_without_an_error() -> None:
+    """The final metric collection at exit runs after the probe pool is closed."""
+    readiness = Readiness([HealthCheck("redis", lambda: None)])
+    readiness.check_blocking()
+    readiness.close()
+    assert readiness.results_for_metrics(max_age_seconds=0) == {"redis": True}

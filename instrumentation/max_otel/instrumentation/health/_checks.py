@@ -163,7 +163,10 @@ class Readiness:
         """
         last = self._last
         if last is None or time.monotonic() - last.checked_at > max_age_seconds:
-            last = self.check_blocking()
+            try:
+                last = self.check_blocking()
+            except RuntimeError:  # the pool is shut down: at exit, the final collection
+                return dict(self._last_state)
         return dict(last.checks)
 
     def close(self) -> None:
