@@ -156,7 +156,11 @@ def test_stopping_the_gunicorn_master_delivers_the_workers_last_spans(
     ) as service:
         for _ in range(20):
             with service.client() as client:
-                assert client.get("/ping").status_code == 200
+                try:
+                    assert client.get("/ping").status_code == 200
+                except httpx.ConnectError as error:
+                    stderr = "\n".join(service.service_stderr_lines("api")[-40:])
+                    raise AssertionError(f"gunicorn stopped serving: {stderr}") from error
         with httpx.Client(base_url=service.base_url, timeout=10) as client:
             response = client.get(
                 f"/conversations/{last_id}", headers={"X-Conversation-ID": last_id}
