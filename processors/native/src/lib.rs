@@ -128,15 +128,6 @@ impl OtlpWalker {
         }
         Ok((new_data, walk.items, walk.changed_items, total.unbind()))
     }
-
-    /// Whether `piece` might hold PII by the pre-filter alone (for tests and benchmarks).
-    fn is_suspicious(&self, piece: &[u8]) -> PyResult<bool> {
-        let mut prefilter = self
-            .prefilter
-            .lock()
-            .map_err(|_| PyRuntimeError::new_err("pre-filter poisoned by an earlier panic"))?;
-        Ok(!prefilter.is_known_clean(piece) && prefilter.is_suspicious(piece))
-    }
 }
 
 #[pymodule]
