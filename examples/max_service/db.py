@@ -74,16 +74,22 @@ SessionFactory = sessionmaker(bind=engine, expire_on_commit=False)
 
 
 def create_schema() -> None:
-    """Create the tables that do not exist yet.
+    """Create the tables that do not exist yet; raise only when that keeps failing.
 
-    The API and the worker may start at the same moment; if both race to create a table, the
-    loser's error is ignored once and the check runs again.
+    The API's workers and the Celery worker may start at the same moment and race to create
+    the same tables. Each lost race means another process created a table, so after at most
+    one retry per table the check finds them all (a real fault still raises at the end).
     """
-    try:
-        Base.metadata.create_all(engine)
-    except DBAPIError:
-        logger.info("schema.create_retry")
-        Base.metadata.create_all(engine)
+    attempts = len(Base.metadata.tables) + 1
+    for attempt in range(1, attempts + 1):
+        try:
+            Base.metadata.create_all(engine)
+            return
+        except DBAPIError:
+            if attempt == attempts:
+                raise
+            logger.info("schema.create_retry", extra={"attempt": attempt})
+            time.sleep(0.05 * attempt)
 
 
 def after_fork() -> None:
