@@ -42,7 +42,9 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "examples"))
+
+from max_service_launch.local_servers import PostgresServer  # noqa: E402
 
 from max_otel.instrumentation.audit import (  # noqa: E402
     AuditStore,
@@ -55,7 +57,6 @@ from max_otel.instrumentation.audit import (  # noqa: E402
 )
 from max_otel.instrumentation.audit._schema import add_months, month_start  # noqa: E402
 from max_otel.processors.redaction import PseudonymKey, Redactor, load_rules  # noqa: E402
-from tests.support.servers import PostgresServer  # noqa: E402
 
 EVENTS_PER_CONVERSATION = 30
 CONCURRENT_CONVERSATIONS = 1000

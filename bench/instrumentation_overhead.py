@@ -59,14 +59,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+if str(REPO / "examples") not in sys.path:
+    sys.path.insert(0, str(REPO / "examples"))
 
 import grpc  # noqa: E402
 import httpx  # noqa: E402
-
-from tests.support.sample_service import SampleService  # noqa: E402
-from tests.support.servers import free_port  # noqa: E402
+from max_service_launch.local_servers import free_port  # noqa: E402
+from max_service_launch.sample_service import SampleService  # noqa: E402
 
 _EXPORT_METHODS = (
     "/opentelemetry.proto.collector.trace.v1.TraceService/Export",

@@ -43,9 +43,9 @@ import grpc.aio
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "examples"))
 
-from tests.support.servers import free_port, wait_for_port  # noqa: E402
+from max_service_launch.local_servers import free_port, wait_for_port  # noqa: E402
 
 _METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 _SPANS_PER_BATCH = 512

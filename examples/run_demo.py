@@ -31,10 +31,12 @@ from types import FrameType
 
 import httpx
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-for _path in (REPO_ROOT / "examples", REPO_ROOT):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+_EXAMPLES_DIR = Path(__file__).resolve().parent
+if str(_EXAMPLES_DIR) not in sys.path:
+    sys.path.insert(0, str(_EXAMPLES_DIR))
+
+from max_service_launch.local_servers import RedisServer  # noqa: E402
+from max_service_launch.sample_service import Process, SampleService, ServiceStartError  # noqa: E402
 
 from demo.conversation_traces import (  # noqa: E402
     API_SERVICE,
@@ -51,8 +53,6 @@ from demo.trace_checks import CONVERSATION_ID, spans_without  # noqa: E402
 from demo.trace_tree import trace_tree_lines  # noqa: E402
 from max_otel.cli._stack_process import ComponentError  # noqa: E402
 from max_otel.cli.stack import LocalStack  # noqa: E402
-from tests.support.sample_service import Process, SampleService, ServiceStartError  # noqa: E402
-from tests.support.servers import RedisServer  # noqa: E402
 
 _SETTLE_TIMEOUT = 45.0
 _SHOWN_ATTRIBUTES = (

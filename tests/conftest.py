@@ -1,7 +1,7 @@
 """Session-wide fixtures: one real Redis and one real PostgreSQL for the whole test run.
 
 Tests that need to stop a server (fault tests) start their own ``RedisServer`` or
-``PostgresServer`` from ``tests.support.servers`` instead of stopping the shared ones.
+``PostgresServer`` from ``max_service_launch.local_servers`` instead of stopping the shared ones.
 """
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
-from tests.support.servers import PostgresServer, RedisServer
+from max_service_launch.local_servers import PostgresServer, RedisServer
 
 
 @pytest.fixture(scope="session")

@@ -26,8 +26,7 @@ from typing import Any
 
 import pytest
 import yaml
-
-from tests.support.servers import free_port
+from max_service_launch.local_servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = ROOT / "collector-config"

@@ -19,7 +19,6 @@ port, 9464, that parallel runs would fight over); tests that read it set their o
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 import uuid
@@ -33,15 +32,10 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import format_span_id, format_trace_id
 
+from demo.jaeger_api import JaegerApi, JaegerTrace
 from max_otel.cli._stack_health import wait_until
 from max_otel.cli._stack_layout import StackLayout
 from max_otel.cli.stack import LocalStack
-
-EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
-if str(EXAMPLES_DIR) not in sys.path:
-    sys.path.insert(0, str(EXAMPLES_DIR))
-
-from demo.jaeger_api import JaegerApi, JaegerTrace  # noqa: E402
 
 SpanId = tuple[str, str]  # (trace id, span id), lower-case hex as Jaeger shows them
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from max_service_launch.local_servers import free_port
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
@@ -39,7 +40,6 @@ from tests.e2e.collector_support import (
     wait_until,
 )
 from tests.support.otlp_receiver import LOGS, OtlpReceiver
-from tests.support.servers import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -22,10 +22,10 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from max_service_launch.local_servers import free_port
 
 from max_otel.instrumentation.metrics import CATALOGUE, FIRST_RESPONSE_BUCKETS
 from tests.support.prometheus import PrometheusServer, wait_for
-from tests.support.servers import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS_DIR = REPO_ROOT / "docker" / "grafana" / "dashboards"
@@ -435,7 +435,7 @@ def sample_service_scraped(
     distro) exporting to the real pipeline while it takes traffic; Prometheus scrapes it."""
     if not OTELCOL.exists():
         pytest.skip(f"{OTELCOL} is missing: run bash collector-config/build-tools.sh")
-    from tests.support.sample_service import SampleService
+    from max_service_launch.sample_service import SampleService
 
     directory = tmp_path_factory.mktemp("sample")
     pipeline = Pipeline(directory / "pipeline")

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from max_service_launch.local_servers import RedisServer
+from max_service_launch.sample_service import Process, SampleService
 
 from tests.support.otlp_receiver import OtlpReceiver, ReceivedSpan
-from tests.support.sample_service import Process, SampleService
-from tests.support.servers import RedisServer
 
 pytestmark = pytest.mark.e2e
 

@@ -20,11 +20,11 @@ from typing import Any
 
 import httpx
 import pytest
+from max_service_launch.local_servers import PostgresServer, RedisServer, free_port
+from max_service_launch.sample_service import TEST_PSEUDONYM_KEY, SampleService, postgres_database
 
 from max_otel.processors.redaction import PseudonymKey
 from tests.support.otlp_receiver import OtlpReceiver, ReceivedLogRecord, ReceivedSpan
-from tests.support.sample_service import TEST_PSEUDONYM_KEY, SampleService, postgres_database
-from tests.support.servers import PostgresServer, RedisServer, free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from max_service_launch.local_servers import RedisServer
+from max_service_launch.sample_service import SampleService
 
 from demo.conversation_traces import (
     API_SERVICE,
@@ -38,8 +40,6 @@ from demo.trace_checks import (
 )
 from max_otel.cli.stack import LocalStack
 from max_service.traffic import CUSTOMERS
-from tests.support.sample_service import SampleService
-from tests.support.servers import RedisServer
 
 BOTH_SERVICES = {API_SERVICE, WORKER_SERVICE}
 REPLY_OPERATION = "POST /conversations/{conversation_id}/messages"

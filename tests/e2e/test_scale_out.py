@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from max_service_launch.local_servers import free_port
 
 from demo.jaeger_api import JaegerApi, stored_text, wait_for
 from demo.seeded_pii import find_seeded
@@ -27,7 +28,6 @@ from max_otel.cli._stack_layout import StackLayout
 from max_otel.cli._stack_process import Component
 from max_otel.cli.stack import LocalStack
 from tests.e2e.conftest import SpanSender, stored_span_ids, stored_traces
-from tests.support.servers import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy
+from max_service_launch.local_servers import PostgresServer, RedisServer
+from max_service_launch.sample_service import SampleService, postgres_database
 
 from tests.support.otlp_receiver import OtlpReceiver
-from tests.support.sample_service import SampleService, postgres_database
-from tests.support.servers import PostgresServer, RedisServer
 
 pytestmark = pytest.mark.e2e
 

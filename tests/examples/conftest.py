@@ -1,4 +1,4 @@
-"""Fixtures for the sample service's tests: ``max_service`` importable, a CRM stand-in."""
+"""Fixtures for the sample service's tests: a CRM stand-in (``examples/`` is on the test path)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 
-# Importing the harness puts examples/ on sys.path, so tests can import max_service.
-from tests.support import sample_service  # noqa: F401
 from tests.support.crm_endpoint import CrmEndpoint
 
 

@@ -23,6 +23,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy
+from max_service_launch.local_servers import PostgresServer, RedisServer
+from max_service_launch.sample_service import (
+    TEST_PSEUDONYM_KEY,
+    SampleService,
+    ServiceStartError,
+    postgres_database,
+)
 
 from max_otel.instrumentation.audit import (
     Actor,
@@ -37,13 +44,6 @@ from max_otel.processors.redaction import PseudonymKey
 from max_service import audit_trail
 from max_service.triage import TEAMS
 from tests.support.crm_endpoint import CrmEndpoint
-from tests.support.sample_service import (
-    TEST_PSEUDONYM_KEY,
-    SampleService,
-    ServiceStartError,
-    postgres_database,
-)
-from tests.support.servers import PostgresServer, RedisServer
 
 MAX_OTEL = Path(sys.executable).parent / "max-otel"
 AGENT_HEADER = "X-Agent-ID"

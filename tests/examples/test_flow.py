@@ -15,11 +15,11 @@ import httpx
 import pytest
 import redis
 import sqlalchemy
+from max_service_launch.sample_service import SampleService, postgres_database
 
 from max_service.triage import TEAMS
 from max_service.webhook import SIGNATURE_HEADER, sign, text_message_payload
 from tests.support.crm_endpoint import CrmEndpoint
-from tests.support.sample_service import SampleService, postgres_database
 
 pytestmark = pytest.mark.integration
 

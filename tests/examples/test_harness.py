@@ -6,8 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-
-from tests.support.sample_service import SampleService, ServiceStartError
+from max_service_launch.sample_service import SampleService, ServiceStartError
 
 
 def _pids_in_group(pgid: int) -> list[int]:

@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx
 import pytest
+from max_service_launch.local_servers import RedisServer
+from max_service_launch.sample_service import SampleService
 
 from max_otel.instrumentation.metrics import FIRST_RESPONSE_BUCKETS, METER_NAME
 from max_service import service_metrics
@@ -26,8 +28,6 @@ from max_service.models import Conversation
 from max_service.triage import TEAMS
 from tests.support.crm_endpoint import CrmEndpoint
 from tests.support.otlp_receiver import OtlpReceiver, ReceivedMetric, ReceivedPoint
-from tests.support.sample_service import SampleService
-from tests.support.servers import RedisServer
 
 API, WORKER = "core-api", "core-worker"
 _TIMEOUT = 30.0

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from max_service_launch.sample_service import SampleService
 
 from tests.support.crm_endpoint import CrmEndpoint
 from tests.support.otlp_receiver import OtlpReceiver, ReceivedSpan
-from tests.support.sample_service import SampleService
 
 pytestmark = pytest.mark.integration
 

@@ -26,8 +26,7 @@ from typing import Any, Self, TypeVar
 
 import httpx
 import yaml
-
-from tests.support.servers import free_port
+from max_service_launch.local_servers import free_port
 
 T = TypeVar("T")
 

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from max_service_launch.local_servers import PostgresServer
 from sqlalchemy import Engine, create_engine, text
 
 from max_otel.instrumentation.audit import AuditStore, AuditTrail, FailurePolicy, install_schema
 from max_otel.processors.redaction import PseudonymKey, Redactor, load_rules
-from tests.support.servers import PostgresServer
 
 TEST_PSEUDONYM_SECRET = "audit-tests-pseudonym-key-0123456789abcdef"
 

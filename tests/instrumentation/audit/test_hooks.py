@@ -6,10 +6,10 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from max_service_launch.local_servers import free_port
 
 from max_otel.instrumentation import audit
 from max_otel.instrumentation.audit import AuditWriteError, FailurePolicy
-from tests.support.servers import free_port
 
 pytestmark = pytest.mark.unit
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from max_service_launch.local_servers import free_port
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from sqlalchemy import create_engine, text
@@ -21,7 +22,6 @@ from max_otel.instrumentation.audit import (
 )
 from max_otel.processors.redaction import RedactionHits, Redactor
 from tests.instrumentation.audit.conftest import AuditDatabase
-from tests.support.servers import free_port
 
 pytestmark = pytest.mark.integration
 

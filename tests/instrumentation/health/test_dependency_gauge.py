@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from max_service_launch.local_servers import PostgresServer
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from sqlalchemy import create_engine
@@ -10,7 +11,6 @@ from sqlalchemy import create_engine
 from max_otel.instrumentation.health import HealthCheck, Readiness, database_probe
 from max_otel.instrumentation.metrics import observe_dependencies
 from tests.instrumentation.metrics.conftest import Collected
-from tests.support.servers import PostgresServer
 
 
 @pytest.mark.integration

@@ -16,6 +16,7 @@ import redis
 from celery import Celery
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from max_service_launch.local_servers import PostgresServer, RedisServer
 from sqlalchemy import create_engine
 
 from max_otel.instrumentation.health import (
@@ -26,7 +27,6 @@ from max_otel.instrumentation.health import (
     health_router,
     redis_probe,
 )
-from tests.support.servers import PostgresServer, RedisServer
 
 
 def _app(readiness: Readiness) -> FastAPI:

@@ -6,9 +6,9 @@ import time
 
 import pytest
 import redis
+from max_service_launch.local_servers import RedisServer
 
 from max_otel.instrumentation.metrics import RedisLeaderLock
-from tests.support.servers import RedisServer
 
 pytestmark = pytest.mark.integration
 

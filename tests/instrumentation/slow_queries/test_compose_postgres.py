@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from max_service_launch.local_servers import PostgresServer
 from sqlalchemy import create_engine, text
 
 from max_otel.instrumentation.audit.cli import main as audit_main
-from tests.support.servers import PostgresServer
 
 pytestmark = pytest.mark.integration
 

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from max_service_launch.local_servers import PostgresServer
 from opentelemetry import baggage, context
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
@@ -16,7 +17,6 @@ from max_otel.instrumentation.slow_queries import (
     install_slow_query_logging,
     slow_query_threshold_seconds,
 )
-from tests.support.servers import PostgresServer
 
 SECRET = "max-secret-literal-4242"
 CONVERSATION = "6f1c0d8e-5b0a-4c1e-9a57-3f0f0c1e2d4b"

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from max_service_launch.local_servers import PostgresServer
 from sqlalchemy import create_engine, text
 
 from max_otel.instrumentation.slow_queries import (
@@ -15,7 +16,6 @@ from max_otel.instrumentation.slow_queries import (
     slow_statements,
 )
 from max_otel.instrumentation.slow_queries.cli import main as db_main
-from tests.support.servers import PostgresServer
 
 pytestmark = pytest.mark.integration
 

@@ -20,14 +20,13 @@ from types import TracebackType
 from typing import Any, Self
 
 import grpc
+from max_service_launch.local_servers import free_port
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 from opentelemetry.proto.collector.metrics.v1 import (
     metrics_service_pb2,
     metrics_service_pb2_grpc,
 )
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
-
-from tests.support.servers import free_port
 
 
 class NextHop:

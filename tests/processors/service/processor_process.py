@@ -23,9 +23,9 @@ from typing import Self
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from max_service_launch.local_servers import free_port
 
 from tests.processors.otlp.engines import TEST_PSEUDONYM_KEY
-from tests.support.servers import free_port
 
 
 def processor_command(*arguments: str) -> list[str]:

@@ -1,4 +1,5 @@
-"""Real Redis and PostgreSQL servers for tests, on loopback, in a temporary directory.
+"""Throwaway Redis and PostgreSQL servers on loopback, in a temporary directory, for the demo,
+the tests and the benchmarks.
 
 Each server can be stopped and started again on the same port and data directory, so fault
 tests can take a dependency away and bring it back::

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 import sqlalchemy
-
-from tests.support.servers import PostgresServer, RedisServer
+from max_service_launch.local_servers import PostgresServer, RedisServer
 
 pytestmark = pytest.mark.integration
 

@@ -46,15 +46,11 @@ from typing import IO, Any, Literal, Self
 import httpx
 import sqlalchemy
 
-from tests.support.servers import free_port
+from max_service import traffic
+from max_service_launch.local_servers import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES_DIR = REPO_ROOT / "examples"
-if str(EXAMPLES_DIR) not in sys.path:
-    # The harness signs webhooks and drives traffic with the sample service's own client code.
-    sys.path.insert(0, str(EXAMPLES_DIR))
-
-from max_service import traffic  # noqa: E402
 
 Process = Literal["api", "worker"]
 Distro = Literal["max_otel", "plain"]
