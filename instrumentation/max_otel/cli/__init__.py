@@ -7,6 +7,8 @@ so ``max-otel processor`` never pays for the instrumentation's imports and the r
     max-otel stack up
     max-otel audit verify --database-url postgresql://...
     max-otel db slow-queries --database-url postgresql://...
+    max-otel redact '+55 11 98765-4321'
+    max-otel rules check redaction-rules.yaml
 
 Contract: every subcommand is a ``main(argv: list[str]) -> int`` function; its return value is
 the process exit status.
@@ -39,6 +41,16 @@ _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "max_otel.instrumentation.slow_queries.cli",
         "main",
         "database reports (slow queries from pg_stat_statements)",
+    ),
+    "redact": (
+        "max_otel.processors.redaction.cli",
+        "redact_main",
+        "show what the pipeline makes of a value (e.g. a customer's phone pseudonym)",
+    ),
+    "rules": (
+        "max_otel.processors.redaction.cli",
+        "rules_main",
+        "check redaction rules files before deploying or reloading them",
     ),
 }
 

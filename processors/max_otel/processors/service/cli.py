@@ -57,7 +57,9 @@ lists are added to; 'inherit_defaults: false' starts from nothing). Example:
 
 The full rule reference (every key, detector and action) is in docs/redaction-rules.md.
 Send SIGHUP to reload the rules in every worker; an invalid file is logged and the previous
-rules stay in force. Fault behaviour, metrics and benchmarks: docs/processor.md."""
+rules stay in force ('max-otel rules check FILE' says what is wrong before you reload;
+'max-otel redact VALUE' shows what the rules make of a value). Fault behaviour, metrics and
+benchmarks: docs/processor.md."""
 
 
 def _parser() -> argparse.ArgumentParser:
