@@ -16,7 +16,7 @@ class OtlpWalker:
         text: Any,
         body: Any,
         dropped: object,
-        counter_type: Callable[[], Any],
+        redact_leaves: Callable[[Any, list[tuple[Any, Any, Any]]], list[tuple[Any, Any]]],
         count_existing: Callable[[bytes, Any], bytes],
         encode_pair: Callable[[str, object], bytes],
         keeps_keys: bool,

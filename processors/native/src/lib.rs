@@ -2,14 +2,15 @@
 //!
 //! ```python
 //! walker = OtlpWalker(schema, value_patterns, key_patterns, attribute, text, body,
-//!                     dropped, Counter, count_existing, encode_pair, keeps_keys)
+//!                     dropped, redact_leaves, count_existing, encode_pair, keeps_keys)
 //! data, items, changed_items, hits_by_rule = walker.redact(root_index, engine, request_bytes)
 //! ```
 //!
 //! The Python side (`max_otel.processors.otlp.native`) describes the OTLP message types
 //! (`schema`) and gives the engine's pre-filter patterns and its leaf functions; this
-//! module validates the request, pre-filters every leaf (remembering clean ones), calls
-//! the leaves that may hold PII and rebuilds what changed. Malformed input raises
+//! module validates the request, pre-filters every leaf (remembering clean ones), has
+//! the leaves that may hold PII redacted in one call (`redact_leaves`) and rebuilds what
+//! changed. Malformed input raises
 //! `WireError`; errors raised by the Python callbacks propagate unchanged.
 
 mod scan;
@@ -26,7 +27,7 @@ use pyo3::types::{PyBytes, PyDict};
 
 use crate::scan::Prefilter;
 use crate::schema::{RawField, Schema};
-use crate::walk::{Callbacks, Walk, WalkError};
+use crate::walk::{Callbacks, Output, Walk, WalkError};
 
 create_exception!(
     max_otel_native,
@@ -55,7 +56,7 @@ impl OtlpWalker {
         text: Py<PyAny>,
         body: Py<PyAny>,
         dropped: Py<PyAny>,
-        counter_type: Py<PyAny>,
+        redact_leaves: Py<PyAny>,
         count_existing: Py<PyAny>,
         encode_pair: Py<PyAny>,
         keeps_keys: bool,
@@ -71,7 +72,7 @@ impl OtlpWalker {
                 text,
                 body,
                 dropped,
-                counter_type,
+                redact_leaves,
                 count_existing,
                 encode_pair,
                 keeps_keys,
@@ -95,27 +96,10 @@ impl OtlpWalker {
             .prefilter
             .lock()
             .map_err(|_| PyRuntimeError::new_err("pre-filter poisoned by an earlier panic"))?;
-        let mut walk = Walk {
-            py,
-            schema: &self.schema,
-            prefilter: &mut prefilter,
-            callbacks: &self.callbacks,
-            engine,
-            items: 0,
-            changed_items: 0,
-            changed_hits: Vec::new(),
-            engine_drop: None,
-            root: data.as_bytes(),
-            previous: Vec::new(),
-        };
-        let result = walk.message(root, data.as_bytes(), 0, None);
-        let new_data: Py<PyAny> = match result {
-            Ok(Some(message)) => PyBytes::new_with(py, message.len, |out| {
-                message.write_to(out);
-                Ok(())
-            })?
-            .into_any()
-            .unbind(),
+        let mut walk =
+            Walk::new(py, &self.schema, &mut prefilter, &self.callbacks, engine, data.as_bytes());
+        let new_data: Py<PyAny> = match walk.run(root) {
+            Ok(Some(message)) => new_bytes(py, &message)?,
             Ok(None) => data.clone().into_any().unbind(),
             Err(WalkError::Wire(error)) => return Err(WireError::new_err(error.0)),
             Err(WalkError::Python(error)) => return Err(error),
@@ -127,6 +111,25 @@ impl OtlpWalker {
             }
         }
         Ok((new_data, walk.items, walk.changed_items, total.unbind()))
+    }
+}
+
+/// A new bytes object holding `message`, written straight into it (not zeroed first).
+fn new_bytes(py: Python<'_>, message: &walk::Rebuilt<'_>) -> PyResult<Py<PyAny>> {
+    let size = isize::try_from(message.len)
+        .map_err(|_| PyValueError::new_err("rebuilt request too large"))?;
+    // SAFETY: with a null pointer, CPython allocates `size` bytes (plus the terminating
+    // NUL it writes itself) and leaves them for the caller to fill, which `write_to` does
+    // in full before the object is seen by Python (checked: `left() == 0`).
+    unsafe {
+        let object = pyo3::ffi::PyBytes_FromStringAndSize(std::ptr::null(), size);
+        let bytes = Bound::from_owned_ptr_or_err(py, object)?;
+        let mut out = Output::new(pyo3::ffi::PyBytes_AsString(object).cast::<u8>(), message.len);
+        message.write_to(&mut out);
+        if out.left() != 0 {
+            return Err(PyRuntimeError::new_err("rebuilt request shorter than computed"));
+        }
+        Ok(bytes.unbind())
     }
 }
 

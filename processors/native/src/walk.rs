@@ -1,5 +1,8 @@
-//! One request's walk: validate every byte, find the suspicious leaves, have the Python
-//! leaves redact them, splice the results back and add `redaction.count` to changed items.
+//! One request's walk, in two passes. The first validates every byte and finds the
+//! suspicious leaves; the engine then redacts all of them in one call into Python
+//! (`redact_leaves`), so a batch crosses into Python once, whatever the number of its
+//! changed values; the second pass splices the results back and adds `redaction.count` to
+//! changed items, descending only into the messages that hold a suspicious leaf.
 //!
 //! The walk keeps the bytes of everything it does not change, so a clean message costs a
 //! validation and a pre-filter look per leaf, and an unchanged request comes back as the
@@ -9,7 +12,7 @@
 //! protobuf's own serializer puts it for canonically encoded input).
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString};
+use pyo3::types::{PyBytes, PyDict, PyList, PyNone, PyString, PyTuple};
 
 use crate::scan::Prefilter;
 use crate::schema::{Kind, Role, Schema};
@@ -19,13 +22,17 @@ use crate::wire::{next_field, read_varint, write_len_field, write_varint, WireEr
 pub const COUNT_PREFIX: &[u8] = b"\x0a\x0fredaction.count";
 
 /// The Python objects a walk calls: the three leaves, the engine's sentinel for dropped
-/// pieces, the hits counter type and the function adding to an existing count.
+/// pieces, the function redacting a batch of leaves and the function adding to an
+/// existing count.
 pub struct Callbacks {
     pub attribute: Py<PyAny>,
     pub text: Py<PyAny>,
     pub body: Py<PyAny>,
     pub dropped: Py<PyAny>,
-    pub counter_type: Py<PyAny>,
+    /// `redact_leaves(engine, leaves) -> [(result, hits)]`: for each `(None, key, value)`
+    /// the engine's `redact_value(key, value, hits)`, for each `(leaf, payload, None)`
+    /// `leaf.redact(engine, payload, hits)`, each with new, empty hits.
+    pub redact_leaves: Py<PyAny>,
     pub count_existing: Py<PyAny>,
     /// `encode_pair(key, value) -> bytes`: a serialized `KeyValue` of any value.
     pub encode_pair: Py<PyAny>,
@@ -104,38 +111,72 @@ impl<'d> Rebuilt<'d> {
         Rebuilt { data, edits, len: data.len() - removed + added }
     }
 
-    /// Write the new encoding at the start of `out` (at least `self.len` long); return
-    /// the rest of `out`.
-    pub fn write_to<'o>(&self, out: &'o mut [u8]) -> &'o mut [u8] {
-        let mut out = out;
+    /// Write the new encoding to `out`, which takes exactly `self.len` more bytes.
+    pub fn write_to(&self, out: &mut Output) {
         let mut cursor = 0;
         for edit in &self.edits {
-            out = put(out, &self.data[cursor..edit.start]);
+            out.put(&self.data[cursor..edit.start]);
             match &edit.content {
                 Content::Dropped => {}
-                Content::Bytes(bytes) => out = put(out, bytes),
+                Content::Bytes(bytes) => out.put(bytes),
                 Content::Message { tag, message } => {
-                    out = put(out, tag);
+                    out.put(tag);
                     let mut size = Vec::with_capacity(5);
                     write_varint(&mut size, message.len as u64);
-                    out = put(out, &size);
-                    out = message.write_to(out);
+                    out.put(&size);
+                    message.write_to(out);
                 }
             }
             cursor = edit.end;
         }
-        put(out, &self.data[cursor..])
+        out.put(&self.data[cursor..]);
     }
 }
 
-fn put<'o>(out: &'o mut [u8], bytes: &[u8]) -> &'o mut [u8] {
-    let (head, rest) = out.split_at_mut(bytes.len());
-    head.copy_from_slice(bytes);
-    rest
+/// Where a rebuilt request is written: a buffer of known size, not initialised beforehand
+/// (the new bytes object of the result), filled from the start; every write is checked
+/// against the space left.
+pub struct Output {
+    next: *mut u8,
+    left: usize,
+}
+
+impl Output {
+    /// # Safety
+    /// `start` must be valid for writes of `size` bytes for the life of this `Output`.
+    pub unsafe fn new(start: *mut u8, size: usize) -> Output {
+        Output { next: start, left: size }
+    }
+
+    fn put(&mut self, bytes: &[u8]) {
+        assert!(bytes.len() <= self.left, "rebuilt request longer than computed");
+        // SAFETY: `next` has `left` writable bytes (see `new`), `bytes` is another buffer.
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.next, bytes.len());
+            self.next = self.next.add(bytes.len());
+        }
+        self.left -= bytes.len();
+    }
+
+    /// Bytes not written yet (0 once the whole request is written).
+    pub fn left(&self) -> usize {
+        self.left
+    }
 }
 
 fn varint_len(value: u64) -> usize {
     ((64 - (value | 1).leading_zeros() as usize) + 6) / 7
+}
+
+/// A suspicious leaf found by the first pass.
+pub struct Pending<'py> {
+    /// Where its payload starts in the request.
+    offset: usize,
+    /// Its entry in `redact_leaves`' list: `(None, key, value)` for a canonical string
+    /// attribute, `(leaf, payload, None)` otherwise.
+    args: Bound<'py, PyTuple>,
+    /// For a canonical string attribute: where its value field starts in the payload.
+    value_field: Option<usize>,
 }
 
 pub struct Walk<'a, 'py> {
@@ -147,18 +188,97 @@ pub struct Walk<'a, 'py> {
     pub items: u64,
     pub changed_items: u64,
     pub changed_hits: Vec<Bound<'py, PyAny>>,
-    pub engine_drop: Option<Bound<'py, PyAny>>,
+    engine_drop: Option<Bound<'py, PyAny>>,
     /// The request's bytes: every piece is a part of them.
-    pub root: &'a [u8],
+    root: &'a [u8],
     /// Where the clean leaf last seen at each position of an item (n-th attribute) is in
     /// `root`: spans of one batch tend to repeat their attributes in the same order, and
     /// comparing bytes is cheaper than looking a piece up in the memory of clean pieces.
-    pub previous: Vec<(usize, usize)>,
+    previous: Vec<(usize, usize)>,
+    /// The suspicious leaves, in the order of the walk.
+    pending: Vec<Pending<'py>>,
+    /// What `redact_leaves` made of each pending leaf: (result, hits).
+    results: Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+    /// The second pass: the next pending leaf.
+    cursor: usize,
+    /// Whether this is the second pass.
+    applying: bool,
 }
 
 impl<'a, 'py> Walk<'a, 'py> {
-    /// The new bytes of message `index` encoded as `data`, or `None` if nothing changed.
-    pub fn message<'d>(
+    pub fn new(
+        py: Python<'py>,
+        schema: &'a Schema,
+        prefilter: &'a mut Prefilter,
+        callbacks: &'a Callbacks,
+        engine: &'a Bound<'py, PyAny>,
+        root: &'a [u8],
+    ) -> Self {
+        Walk {
+            py,
+            schema,
+            prefilter,
+            callbacks,
+            engine,
+            items: 0,
+            changed_items: 0,
+            changed_hits: Vec::new(),
+            engine_drop: None,
+            root,
+            previous: Vec::new(),
+            pending: Vec::new(),
+            results: Vec::new(),
+            cursor: 0,
+            applying: false,
+        }
+    }
+
+    /// Walk the request, a message of type `index`: its new bytes, or `None` if nothing
+    /// changed.
+    pub fn run(&mut self, index: usize) -> WalkResult<Option<Rebuilt<'a>>> {
+        let data = self.root;
+        self.message(index, data, 0, None)?;
+        if self.pending.is_empty() {
+            return Ok(None);
+        }
+        self.redact_pending()?;
+        self.applying = true;
+        self.message(index, data, 0, None)
+    }
+
+    /// All pending leaves through `redact_leaves`, in one call.
+    fn redact_pending(&mut self) -> PyResult<()> {
+        let py = self.py;
+        let leaves = PyList::new(py, self.pending.iter().map(|pending| &pending.args))?;
+        let results = self.callbacks.redact_leaves.bind(py).call1((self.engine, leaves))?;
+        let results = results.cast::<PyList>().map_err(PyErr::from)?;
+        if results.len() != self.pending.len() {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "redact_leaves must return one result per leaf",
+            ));
+        }
+        self.results.reserve(results.len());
+        for result in results.iter() {
+            let pair = result.cast::<PyTuple>().map_err(PyErr::from)?;
+            self.results.push((pair.get_item(0)?, pair.get_item(1)?));
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn offset_of(&self, piece: &[u8]) -> usize {
+        (piece.as_ptr() as usize).wrapping_sub(self.root.as_ptr() as usize)
+    }
+
+    /// Where the next pending leaf of the second pass starts (`usize::MAX`: none left).
+    #[inline]
+    fn next_pending(&self) -> usize {
+        self.pending.get(self.cursor).map_or(usize::MAX, |pending| pending.offset)
+    }
+
+    /// First pass: validate message `index` encoded as `data` and collect its suspicious
+    /// leaves (returns `None`). Second pass: its new bytes, or `None` if nothing changed.
+    fn message<'d>(
         &mut self,
         index: usize,
         data: &'d [u8],
@@ -168,6 +288,11 @@ impl<'a, 'py> Walk<'a, 'py> {
         if depth > crate::wire::MAX_DEPTH {
             return Err(WireError("message nested too deep".to_string()).into());
         }
+        let base = self.offset_of(data);
+        let applying = self.applying;
+        if applying && self.next_pending() >= base + data.len() {
+            return Ok(None); // no suspicious leaf in here
+        }
         let schema = self.schema;
         let spec = &schema.messages[index];
         let count_field = spec.count_field;
@@ -175,36 +300,33 @@ impl<'a, 'py> Walk<'a, 'py> {
         let mut item = if count_field != 0 { Some(&mut own) } else { parent_item };
         let mut edits: Vec<Edit> = Vec::new();
         let mut leaves = 0usize; // leaves of this message seen so far
-        let mut has_count = false; // a count_field occurrence holds a `redaction.count`
-        let mut count_after: Option<usize> = None; // end of the last count_field occurrence
-        let mut count_before: Option<usize> = None; // start of the first later field
         let mut pos = 0;
         while pos < data.len() {
             let field = next_field(data, pos, depth)?;
             pos = field.end;
-            if count_field != 0 {
-                if field.number == count_field {
-                    count_after = Some(field.end);
-                    has_count |= data[field.payload..field.end].starts_with(COUNT_PREFIX);
-                } else if field.number > count_field && count_before.is_none() {
-                    count_before = Some(field.start);
-                }
-            }
             if field.wire_type != LEN {
                 continue;
             }
             let Some(field_spec) = spec.field(field.number) else { continue };
-            let payload = &data[field.payload..field.end];
-            if field_spec.role != Role::Walk && field_spec.role != Role::Plain {
-                leaves += 1;
+            if applying {
+                let next = self.next_pending();
+                if next >= base + data.len() {
+                    break;
+                }
+                if next >= base + field.end {
+                    continue;
+                }
             }
+            let payload = &data[field.payload..field.end];
             let content = match (field_spec.role, field_spec.kind) {
                 (Role::Plain, kind) => {
-                    schema.validate_payload(kind, payload, depth)?;
+                    if !applying {
+                        schema.validate_payload(kind, payload, depth)?;
+                    }
                     continue;
                 }
                 (Role::Walk, Kind::Message(child)) => {
-                    if schema.messages[child].counted {
+                    if !applying && schema.messages[child].counted {
                         self.items += 1;
                     }
                     match self.message(child, payload, depth + 1, item.as_deref_mut())? {
@@ -215,23 +337,31 @@ impl<'a, 'py> Walk<'a, 'py> {
                         None => continue,
                     }
                 }
-                (role, kind) => match self.leaf(role, kind, payload, depth, leaves, item.as_deref_mut())? {
-                    Leaf::Unchanged => continue,
-                    Leaf::Dropped => Content::Dropped,
-                    Leaf::Replaced(new_payload) => {
-                        let tag_end = read_varint(data, field.start)?.1;
-                        let mut bytes = Vec::with_capacity(tag_end - field.start + 5 + new_payload.len());
-                        bytes.extend_from_slice(&data[field.start..tag_end]);
-                        write_varint(&mut bytes, new_payload.len() as u64);
-                        bytes.extend_from_slice(&new_payload);
-                        Content::Bytes(bytes)
+                (role, kind) => {
+                    leaves += 1;
+                    if !applying {
+                        self.scan_leaf(role, kind, payload, depth, leaves, item.is_some())?;
+                        continue;
                     }
-                },
+                    match self.apply_leaf(payload, item.as_deref_mut())? {
+                        Leaf::Unchanged => continue,
+                        Leaf::Dropped => Content::Dropped,
+                        Leaf::Replaced(new_payload) => {
+                            let tag_end = read_varint(data, field.start)?.1;
+                            let mut bytes =
+                                Vec::with_capacity(tag_end - field.start + 5 + new_payload.len());
+                            bytes.extend_from_slice(&data[field.start..tag_end]);
+                            write_varint(&mut bytes, new_payload.len() as u64);
+                            bytes.extend_from_slice(&new_payload);
+                            Content::Bytes(bytes)
+                        }
+                    }
+                }
             };
             edits.push(Edit { start: field.start, end: field.end, content });
         }
         if own.changed {
-            let position = count_after.or(count_before).unwrap_or(data.len());
+            let (position, has_count) = count_place(data, count_field, depth)?;
             self.count(&mut own, count_field, data, position, has_count, &mut edits)?;
         }
         if edits.is_empty() {
@@ -240,67 +370,105 @@ impl<'a, 'py> Walk<'a, 'py> {
         Ok(Some(Rebuilt::new(data, edits)))
     }
 
-    /// Redact one leaf: validate it, ask the pre-filter, call its Python leaf if suspicious.
-    fn leaf(
+    /// First pass, one leaf: the same bytes as the clean leaf at this position of the
+    /// previous item (the common case, checked inline), or `scan_new_leaf`.
+    #[inline(always)]
+    fn scan_leaf(
         &mut self,
         role: Role,
         kind: Kind,
         payload: &[u8],
         depth: u32,
         position: usize,
-        item: Option<&mut Item<'py>>,
-    ) -> WalkResult<Leaf> {
+        in_item: bool,
+    ) -> WalkResult<()> {
         if let Some(&(start, end)) = self.previous.get(position) {
             if self.root.get(start..end) == Some(payload) {
-                return Ok(Leaf::Unchanged); // the same bytes as a clean piece
+                return Ok(()); // the same bytes as a clean piece
             }
         }
+        self.scan_new_leaf(role, kind, payload, depth, position, in_item)
+    }
+
+    /// First pass, a leaf unlike the previous item's: validate it, ask the pre-filter, and
+    /// if it is suspicious keep it for the engine.
+    #[inline(never)]
+    fn scan_new_leaf(
+        &mut self,
+        role: Role,
+        kind: Kind,
+        payload: &[u8],
+        depth: u32,
+        position: usize,
+        in_item: bool,
+    ) -> WalkResult<()> {
         if self.prefilter.is_known_clean(payload) {
             self.remember_position(position, payload);
-            return Ok(Leaf::Unchanged);
+            return Ok(());
         }
         self.schema.validate_payload(kind, payload, depth)?;
         if role == Role::Attribute && self.callbacks.keeps_keys && self.key_is_kept(payload)? {
             self.prefilter.remember_clean(payload);
             self.remember_position(position, payload);
-            return Ok(Leaf::Unchanged);
+            return Ok(());
         }
         if !self.prefilter.is_suspicious(payload) {
             self.remember_position(position, payload);
-            return Ok(Leaf::Unchanged);
+            return Ok(());
         }
-        let Some(item) = item else {
+        if !in_item {
             return Err(PyErr::new::<pyo3::exceptions::PyRuntimeError, _>(
                 "a redactable field outside any item: the walk's schema is wrong",
             )
             .into());
-        };
+        }
+        let pending = self.pending_leaf(role, payload)?;
+        self.pending.push(pending);
+        Ok(())
+    }
+
+    /// The entry of a suspicious leaf (a valid piece) for `redact_leaves`.
+    fn pending_leaf(&self, role: Role, payload: &[u8]) -> WalkResult<Pending<'py>> {
+        let py = self.py;
+        let offset = self.offset_of(payload);
+        let none = PyNone::get(py).to_owned().into_any();
         if role == Role::Attribute {
             if let Some(pair) = string_pair(payload) {
-                return self.string_attribute(item, payload, pair);
+                let key = PyString::new(py, utf8(pair.key)?).into_any();
+                let value = PyString::new(py, utf8(pair.value)?).into_any();
+                let args = PyTuple::new(py, [none, key, value])?;
+                return Ok(Pending { offset, args, value_field: Some(pair.value_field) });
             }
         }
-        let hits = match &item.hits {
-            Some(hits) => hits.clone(),
-            None => {
-                let hits = self.callbacks.counter_type.bind(self.py).call0()?;
-                item.hits = Some(hits.clone());
-                hits
-            }
-        };
         let leaf = match role {
             Role::Attribute => &self.callbacks.attribute,
             Role::Text => &self.callbacks.text,
             _ => &self.callbacks.body,
         };
-        let result = leaf.bind(self.py).call_method1(
-            "redact",
-            (self.engine, PyBytes::new(self.py, payload), hits),
-        )?;
+        let args =
+            PyTuple::new(py, [leaf.bind(py).clone(), PyBytes::new(py, payload).into_any(), none])?;
+        Ok(Pending { offset, args, value_field: None })
+    }
+
+    /// Second pass, one leaf: what the engine made of it, if it was pending.
+    fn apply_leaf(&mut self, payload: &[u8], item: Option<&mut Item<'py>>) -> WalkResult<Leaf> {
+        if self.next_pending() != self.offset_of(payload) {
+            return Ok(Leaf::Unchanged); // found clean by the first pass
+        }
+        let index = self.cursor;
+        self.cursor += 1;
+        let Some(item) = item else {
+            return Ok(Leaf::Unchanged); // cannot happen: the first pass refuses it
+        };
+        let (result, fresh) = self.results[index].clone();
+        if let Some(value_field) = self.pending[index].value_field {
+            let args = self.pending[index].args.clone();
+            return self.string_attribute(item, payload, value_field, &args, &result, &fresh);
+        }
         if result.is_none() {
             return Ok(Leaf::Unchanged);
         }
-        item.changed = true;
+        self.settle(item, &fresh, "changed")?;
         if result.is(self.callbacks.dropped.bind(self.py)) {
             return Ok(Leaf::Dropped);
         }
@@ -309,7 +477,7 @@ impl<'a, 'py> Walk<'a, 'py> {
 
     /// Remember that the clean leaf at `position` of an item is `payload` (a part of `root`).
     fn remember_position(&mut self, position: usize, payload: &[u8]) {
-        let start = (payload.as_ptr() as usize).wrapping_sub(self.root.as_ptr() as usize);
+        let start = self.offset_of(payload);
         if start > self.root.len() || position > 64 {
             return; // not a part of the request (cannot happen), or an unusually long item
         }
@@ -319,41 +487,42 @@ impl<'a, 'py> Walk<'a, 'py> {
         self.previous[position] = (start, start + payload.len());
     }
 
-    /// Redact a canonical string attribute (`pair`: see `string_pair`) as the Python
-    /// attribute leaf does, without its decoding and encoding: the engine's `redact_value`
-    /// with hits of its own, kept only if the value changed (or was dropped), with the
+    /// A canonical string attribute (`args`: `(None, key, value)`; its value field at
+    /// `value_field` of `payload`) that the engine's `redact_value` made `redacted` with
+    /// hits of its own (`fresh`), as the Python attribute leaf does it, without its
+    /// decoding and encoding: kept only if the value changed (or was dropped), with the
     /// placeholder rule `changed` (`drop`) when the engine counted nothing.
     fn string_attribute(
         &mut self,
         item: &mut Item<'py>,
         payload: &[u8],
-        pair: StringPair<'_>,
+        value_field: usize,
+        args: &Bound<'py, PyTuple>,
+        redacted: &Bound<'py, PyAny>,
+        fresh: &Bound<'py, PyAny>,
     ) -> WalkResult<Leaf> {
-        let py = self.py;
-        let key = PyString::new(py, utf8(pair.key)?);
-        let value = PyString::new(py, utf8(pair.value)?);
-        let fresh = self.callbacks.counter_type.bind(py).call0()?;
-        let redacted = self.engine.call_method1("redact_value", (&key, &value, &fresh))?;
         if redacted.is(self.drop()?) {
-            self.settle(item, &fresh, "drop")?;
+            self.settle(item, fresh, "drop")?;
             return Ok(Leaf::Dropped);
         }
+        let value = args.get_item(2)?;
         let exact_string = redacted.is_exact_instance_of::<PyString>();
         if exact_string && redacted.eq(&value)? {
             return Ok(Leaf::Unchanged);
         }
-        self.settle(item, &fresh, "changed")?;
+        self.settle(item, fresh, "changed")?;
         if exact_string {
             if let Ok(text) = redacted.cast::<PyString>().map_err(PyErr::from)?.to_str() {
-                let mut value_field = vec![0x0A];
-                write_varint(&mut value_field, text.len() as u64);
-                value_field.extend_from_slice(text.as_bytes());
-                let mut bytes = payload[..pair.value_field].to_vec();
-                write_len_field(&mut bytes, 2, &value_field);
+                let mut value_field_bytes = vec![0x0A];
+                write_varint(&mut value_field_bytes, text.len() as u64);
+                value_field_bytes.extend_from_slice(text.as_bytes());
+                let mut bytes = payload[..value_field].to_vec();
+                write_len_field(&mut bytes, 2, &value_field_bytes);
                 return Ok(Leaf::Replaced(bytes));
             }
         }
-        let encoded = self.callbacks.encode_pair.bind(py).call1((&key, &redacted))?;
+        let key = args.get_item(1)?;
+        let encoded = self.callbacks.encode_pair.bind(self.py).call1((&key, redacted))?;
         Ok(Leaf::Replaced(encoded.cast::<PyBytes>().map_err(PyErr::from)?.as_bytes().to_vec()))
     }
 
@@ -550,4 +719,25 @@ fn existing_count(
         }
     }
     Ok(None)
+}
+
+/// Where a changed item's new count goes, and whether it already has one: after the last
+/// occurrence of `count_field`, else before the first field with a higher number, else
+/// at the end; whether an occurrence holds a `redaction.count`.
+fn count_place(data: &[u8], count_field: u32, depth: u32) -> WalkResult<(usize, bool)> {
+    let mut has_count = false;
+    let mut after: Option<usize> = None;
+    let mut before: Option<usize> = None;
+    let mut pos = 0;
+    while pos < data.len() {
+        let field = next_field(data, pos, depth)?;
+        pos = field.end;
+        if field.number == count_field {
+            after = Some(field.end);
+            has_count |= data[field.payload..field.end].starts_with(COUNT_PREFIX);
+        } else if field.number > count_field && before.is_none() {
+            before = Some(field.start);
+        }
+    }
+    Ok((after.or(before).unwrap_or(data.len()), has_count))
 }

@@ -5,6 +5,7 @@ checked against the reference walker by the differential tests.)"""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -82,6 +83,68 @@ def test_a_clean_piece_seen_again_is_still_redacted_when_it_changes() -> None:
 def test_malformed_requests_are_refused_before_anything_is_redacted(data: bytes) -> None:
     with pytest.raises(OtlpDecodeError):
         redact_traces(real_engine(), data)
+
+
+class _CountingEngine:
+    """The real engine, counting the values it is asked to redact."""
+
+    def __init__(self) -> None:
+        self._engine = real_engine()
+        self.DROP = self._engine.DROP
+        self.values: list[object] = []
+
+    def redact_value(self, key: str, value: object, hits: Counter[str]) -> object:
+        self.values.append(value)
+        return self._engine.redact_value(key, value, hits)
+
+    def redact_text(self, text: str, hits: Counter[str]) -> str:
+        self.values.append(text)
+        return self._engine.redact_text(text, hits)
+
+    def might_contain_pii(self, data: bytes) -> bool:
+        return self._engine.might_contain_pii(data)
+
+    def prefilter_patterns(self) -> tuple[list[str], list[str]]:
+        return self._engine.prefilter_patterns()  # type: ignore[attr-defined, no-any-return]
+
+    def keeps_key(self, key: str) -> bool:
+        return self._engine.keeps_key(key)  # type: ignore[attr-defined, no-any-return]
+
+
+def test_a_request_malformed_after_its_pii_is_refused_before_the_engine_sees_any_of_it() -> None:
+    """The whole request is checked before any piece goes to the engine."""
+    engine = _CountingEngine()
+    assert COMPILED_WALKS.serves(engine)
+    valid = _request("call +44 20 7946 0958")
+    assert redact_traces(engine, valid).changed_items == 1
+    engine.values.clear()
+    with pytest.raises(OtlpDecodeError):
+        redact_traces(engine, valid + b"\x0a\x05\x12")  # a second ResourceSpans cut short
+    assert engine.values == []
+
+
+def test_every_suspicious_piece_of_a_request_is_redacted_in_one_pass() -> None:
+    """Many PII values in many spans: each is redacted, each span counted once."""
+    request = ExportTraceServiceRequest()
+    spans = request.resource_spans.add().scope_spans.add().spans
+    for index in range(30):
+        span = spans.add(name=f"send {index}")
+        span.attributes.add(key="note").value.string_value = f"call +44 20 7946 {1000 + index}"
+        span.attributes.add(key="conversation_id").value.string_value = f"c-{index}"
+        if index % 3 == 0:
+            span.status.message = f"mail ann{index}@example.com"
+    engine = _CountingEngine()
+    result = redact_traces(engine, request.SerializeToString())
+    assert result.items == 30
+    assert result.changed_items == 30
+    assert result.hits == Counter({"phone_international": 30, "email_address": 10})
+    redacted = ExportTraceServiceRequest.FromString(result.data).resource_spans[0]
+    for index, span in enumerate(redacted.scope_spans[0].spans):
+        attributes = {kv.key: kv.value for kv in span.attributes}
+        assert attributes["note"].string_value.startswith("call phone:k1:")
+        assert attributes["conversation_id"].string_value == f"c-{index}"
+        assert attributes["redaction.count"].int_value == (2 if index % 3 == 0 else 1)
+        assert "example.com" not in span.status.message
 
 
 def test_a_string_that_is_not_utf8_is_refused_even_in_a_clean_field() -> None:

@@ -6,6 +6,8 @@ Each leaf takes the piece's payload bytes and returns its new payload, ``DROPPED
 
     new_payload = ATTRIBUTE.redact(engine, keyvalue_bytes, hits)
 
+The compiled walk hands all the suspicious leaves of a request over at once
+(:func:`redact_leaves`), so a request crosses into Python once.
 The common attribute, a ``KeyValue`` holding a string and encoded as protobuf encodes it,
 is read and written without building protobuf objects; the result is the same bytes.
 Malformed payloads raise :class:`OtlpDecodeError`.
@@ -13,7 +15,9 @@ Malformed payloads raise :class:`OtlpDecodeError`.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
+from collections.abc import Sequence
 
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
@@ -133,3 +137,27 @@ class _Body(Leaf):
 ATTRIBUTE = _Attribute()
 TEXT = _Text()
 BODY = _Body()
+
+
+_new_counter = functools.partial(Counter.__new__, Counter)
+"""An empty ``Counter`` without running ``Counter.__init__`` (Python code): one per leaf."""
+
+
+def redact_leaves(
+    engine: RedactionEngine, leaves: Sequence[tuple[Leaf | None, object, object]]
+) -> list[tuple[object, Counter[str]]]:
+    """(result, hits) for each of ``leaves``, each with new, empty hits: for a canonical
+    string attribute ``(None, key, value)`` the engine's ``redact_value(key, value, hits)``
+    (the caller settles it as :func:`redact_attribute_value` does), for any other leaf
+    ``(leaf, payload, None)`` what ``leaf.redact(engine, payload, hits)`` returns."""
+    redact_value = engine.redact_value
+    new_counter = _new_counter
+    results: list[tuple[object, Counter[str]]] = []
+    append = results.append
+    for leaf, first, second in leaves:
+        hits = new_counter()
+        if leaf is None:
+            append((redact_value(first, second, hits), hits))  # type: ignore[arg-type]
+        else:
+            append((leaf.redact(engine, first, hits), hits))  # type: ignore[arg-type]
+    return results

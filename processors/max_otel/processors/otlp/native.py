@@ -3,8 +3,8 @@
 The compiled module (``processors/native``, Rust) validates a whole request, runs the
 engine's own pre-filter patterns over every attribute, name and body (remembering the
 pieces found clean, which most of a batch's pieces are, batch after batch), hands only the
-suspicious pieces to the same Python leaves the pure-Python fast path uses
-(:mod:`max_otel.processors.otlp._leaves`), and splices their results back::
+suspicious pieces, all in one call, to the same Python leaves the pure-Python fast path
+uses (:mod:`max_otel.processors.otlp._leaves`), and splices their results back::
 
     walks = CompiledWalks([TRACES, LOGS, METRICS])        # the request shapes, once
     result = walks.redact(TRACES, engine, request_bytes)   # None: walk in Python instead
@@ -17,7 +17,6 @@ validation parse. ``use_native(False)`` turns it off (tests compare both walks).
 
 from __future__ import annotations
 
-import functools
 import logging
 import weakref
 from collections import Counter
@@ -27,7 +26,7 @@ from typing import Any
 from google.protobuf import descriptor_pool
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
-from max_otel.processors.otlp._leaves import ATTRIBUTE, BODY, TEXT, encode_pair
+from max_otel.processors.otlp._leaves import ATTRIBUTE, BODY, TEXT, encode_pair, redact_leaves
 from max_otel.processors.otlp._shadow import Leaf, Shape
 from max_otel.processors.otlp._walker import add_to_count
 from max_otel.processors.otlp.errors import OtlpDecodeError
@@ -173,7 +172,7 @@ class CompiledWalks:
                 TEXT,
                 BODY,
                 DROPPED,
-                _new_counter,
+                redact_leaves,
                 add_to_count,
                 encode_pair,
                 callable(getattr(engine, "keeps_key", None)),
@@ -181,11 +180,6 @@ class CompiledWalks:
         except ValueError:
             logger.exception("the compiled walk cannot use these rules; walking in Python")
             return None
-
-
-_new_counter = functools.partial(Counter.__new__, Counter)
-"""An empty ``Counter`` without running ``Counter.__init__`` (Python code): one per changed
-item, so it counts."""
 
 
 def _descriptor(shape: Shape) -> Descriptor:
