@@ -117,3 +117,20 @@ def test_a_log_body_written_twice_is_redacted_in_both(engine: RedactionEngine) -
     assert PHONE.encode() not in result.data
     ExportLogsServiceRequest.FromString(result.data)  # still a valid request
     assert result.items == 1 and result.changed_items == 1
+
+
+def test_an_existing_count_at_the_int64_limit_stays_there(engine: RedactionEngine) -> None:
+    """A span already counted 2**63 - 1 times and redacted again: the count cannot grow, the
+    batch is still forwarded redacted (no overflow error)."""
+    request = ExportTraceServiceRequest()
+    span = request.resource_spans.add().scope_spans.add().spans.add(name="send")
+    span.attributes.add(key="redaction.count").value.int_value = 2**63 - 1
+    span.attributes.add(key="note").value.string_value = f"call {PHONE}"
+    result = redact_traces(engine, request.SerializeToString())
+    assert PHONE.encode() not in result.data
+    [redacted] = (
+        ExportTraceServiceRequest.FromString(result.data).resource_spans[0].scope_spans[0].spans
+    )
+    counts = [a.value.int_value for a in redacted.attributes if a.key == "redaction.count"]
+    assert counts == [2**63 - 1]
+    assert result.data == reference_redact_traces(engine, request.SerializeToString()).data

@@ -135,11 +135,15 @@ def redact_body(engine: RedactionEngine, body: AnyValue, hits: Counter[str]) -> 
     return result
 
 
+_INT64_MAX = 2**63 - 1
+
+
 def counted_key_value(existing: KeyValue | None, hits: Counter[str]) -> KeyValue:
-    """The ``redaction.count`` attribute of an item with ``hits``, added to ``existing``."""
+    """The ``redaction.count`` attribute of an item with ``hits``, added to ``existing``
+    (an int64: a sum past its largest value stays at that value)."""
     count = max(sum(hits.values()), 1)
     if existing is not None and existing.value.WhichOneof("value") == "int_value":
         count += existing.value.int_value
     result = KeyValue(key=REDACTION_COUNT_KEY)
-    result.value.int_value = count
+    result.value.int_value = min(count, _INT64_MAX)
     return result
