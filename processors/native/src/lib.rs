@@ -13,8 +13,14 @@
 //! changed. Malformed input raises
 //! `WireError`; errors raised by the Python callbacks propagate unchanged.
 
+mod count;
+mod pairs;
+mod rebuilt;
+mod recent;
 mod scan;
 mod schema;
+mod splice;
+mod suspects;
 mod walk;
 mod wire;
 
@@ -25,9 +31,10 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
+use crate::rebuilt::{Output, Rebuilt};
 use crate::scan::Prefilter;
 use crate::schema::{RawField, Schema};
-use crate::walk::{Callbacks, Output, Walk, WalkError};
+use crate::walk::{Callbacks, Walk, WalkError};
 
 create_exception!(
     max_otel_native,
@@ -107,7 +114,7 @@ impl OtlpWalker {
         let total = PyDict::new(py);
         for item_hits in &walk.changed_hits {
             for (rule, count) in item_hits.cast::<PyDict>().map_err(PyErr::from)?.iter() {
-                walk::add(&total, &rule, count.extract()?)?;
+                count::add(&total, &rule, count.extract()?)?;
             }
         }
         Ok((new_data, walk.items, walk.changed_items, total.unbind()))
@@ -115,7 +122,7 @@ impl OtlpWalker {
 }
 
 /// A new bytes object holding `message`, written straight into it (not zeroed first).
-fn new_bytes(py: Python<'_>, message: &walk::Rebuilt<'_>) -> PyResult<Py<PyAny>> {
+fn new_bytes(py: Python<'_>, message: &Rebuilt<'_>) -> PyResult<Py<PyAny>> {
     let size = isize::try_from(message.len)
         .map_err(|_| PyValueError::new_err("rebuilt request too large"))?;
     // SAFETY: with a null pointer, CPython allocates `size` bytes (plus the terminating

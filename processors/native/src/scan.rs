@@ -5,16 +5,21 @@
 //! automata instead of one: together they would track every combination of partial
 //! matches, and the lazy DFA would keep building states on unseen text.
 //!
-//! Beside the patterns, two bounded memories: pieces found clean before (most attributes of
-//! a batch repeat those of earlier batches) and the keys whose values the engine never
-//! changes (`conversation_id`, ids...), as the engine answered for each.
+//! Beside the patterns, two bounded memories: pieces found clean before, for each role
+//! (attribute, text, body) they were found clean in (most attributes of a batch repeat
+//! those of earlier batches), and the keys whose values the engine never changes
+//! (`conversation_id`, ids...), as the engine answered for each.
 //!
-//! Contract: `is_suspicious(piece)` is false only if no value pattern matches `piece` and
-//! no key pattern matches it normalised; a piece found clean once is clean for the life of
-//! this pre-filter (the patterns never change: a new rule set gets a new pre-filter).
+//! Contract: `is_suspicious(role, piece)` is false only if no value pattern matches `piece`
+//! and no key pattern matches it normalised; a piece found clean once is clean in that role
+//! for the life of this pre-filter (the patterns never change: a new rule set gets a new
+//! pre-filter), and only in that role: the same bytes may be an attribute whose key the
+//! engine keeps and a span name to scan, a valid attribute and a string that is not UTF-8.
 
 use ahash::AHashMap;
 use regex::bytes::{Regex, RegexBuilder};
+
+use crate::schema::Role;
 
 /// Pieces longer than this are never remembered (they rarely repeat).
 const MAX_REMEMBERED_PIECE: usize = 512;
@@ -30,7 +35,8 @@ pub struct Prefilter {
     keys: Regex,
     key_bytes: [u8; 256],
     scratch: Vec<u8>,
-    clean: Memory<()>,
+    /// Each clean piece with the roles it was found clean in (`role_bit`).
+    clean: Memory<u8>,
     kept_keys: Memory<bool>,
 }
 
@@ -55,26 +61,31 @@ impl Prefilter {
         })
     }
 
-    /// Whether `piece` was found clean before (then it is also known to be well formed:
-    /// callers check a piece before asking `is_suspicious`).
+    /// Whether `piece` was found clean before in `role` (then it is also known to be well
+    /// formed for it: callers check a piece before asking `is_suspicious`).
     #[inline]
-    pub fn is_known_clean(&self, piece: &[u8]) -> bool {
-        self.clean.get(piece).is_some()
+    pub fn is_known_clean(&self, role: Role, piece: &[u8]) -> bool {
+        self.clean.get(piece).is_some_and(|roles| roles & role_bit(role) != 0)
     }
 
     /// Whether `piece` might hold something the engine would change (see the contract);
-    /// a clean piece is remembered.
-    pub fn is_suspicious(&mut self, piece: &[u8]) -> bool {
+    /// a clean piece is remembered for `role`.
+    pub fn is_suspicious(&mut self, role: Role, piece: &[u8]) -> bool {
         if self.matches(piece) {
             return true;
         }
-        self.remember_clean(piece);
+        self.remember_clean(role, piece);
         false
     }
 
-    /// Remember `piece` as clean (a valid piece the engine is known to leave unchanged).
-    pub fn remember_clean(&mut self, piece: &[u8]) {
-        self.clean.insert(piece, ());
+    /// Remember `piece` as clean in `role` (a valid piece the engine is known to leave
+    /// unchanged there).
+    pub fn remember_clean(&mut self, role: Role, piece: &[u8]) {
+        if let Some(roles) = self.clean.get_mut(piece) {
+            *roles |= role_bit(role);
+            return;
+        }
+        self.clean.insert(piece, role_bit(role));
     }
 
     /// What the engine said of `key` (whether it keeps every value under it), if asked before.
@@ -96,6 +107,12 @@ impl Prefilter {
         self.scratch.extend(piece.iter().map(|&byte| self.key_bytes[byte as usize]));
         self.keys.is_match(&self.scratch)
     }
+}
+
+/// The bit of `role` in the memory of clean pieces.
+#[inline]
+fn role_bit(role: Role) -> u8 {
+    1 << (role as u8)
 }
 
 fn alternation(patterns: &[String]) -> Result<Regex, String> {
@@ -131,6 +148,14 @@ impl<T> Memory<T> {
             return None;
         }
         self.entries.get(piece)
+    }
+
+    #[inline]
+    fn get_mut(&mut self, piece: &[u8]) -> Option<&mut T> {
+        if piece.len() > MAX_REMEMBERED_PIECE {
+            return None;
+        }
+        self.entries.get_mut(piece)
     }
 
     fn insert(&mut self, piece: &[u8], value: T) {

@@ -39,11 +39,29 @@ pub struct FieldSpec {
     pub role: Role,
 }
 
-/// One message type: its fields by number; for an item, the attribute field that gets
-/// `redaction.count` (`count_field`, 0 if none) and whether it is counted in the totals.
+/// What the first pass does with a LEN field of a message (one branch per field, decided
+/// once from the field's kind and role; small, so that the table stays in few cache lines).
+#[derive(Clone, Copy, Debug)]
+pub enum Action {
+    /// Nothing to check: an unknown field, or bytes.
+    Skip,
+    /// A string: check that it is UTF-8.
+    Utf8,
+    /// Check the payload as the field's kind (a message only validated, packed scalars).
+    Check,
+    /// Walk message `child`; `counted`: it is an item counted in the totals.
+    Walk { child: u32, counted: bool },
+    /// A leaf of `role` (its kind is the field's).
+    Leaf(Role),
+}
+
+/// One message type: its fields by number (and the first pass's `actions`, by number);
+/// for an item, the attribute field that gets `redaction.count` (`count_field`, 0 if
+/// none) and whether it is counted in the totals.
 #[derive(Debug, Default)]
 pub struct MessageSpec {
     pub fields: Vec<Option<FieldSpec>>,
+    pub actions: Vec<Action>,
     pub count_field: u32,
     pub counted: bool,
 }
@@ -69,8 +87,12 @@ impl Schema {
     pub fn new(raw: Vec<(u32, bool, Vec<RawField>)>) -> Result<Schema, String> {
         let count = raw.len();
         let mut messages = Vec::with_capacity(count);
+        // The kind each leaf role holds: one per role, so that a piece's bytes and role say
+        // how it was validated (the memories of clean pieces are kept by role).
+        let mut leaf_kinds: [Option<Kind>; 5] = [None; 5];
         for (index, (count_field, counted, fields)) in raw.into_iter().enumerate() {
-            let mut spec = MessageSpec { fields: Vec::new(), count_field, counted };
+            let mut spec =
+                MessageSpec { fields: Vec::new(), actions: Vec::new(), count_field, counted };
             for (number, kind, child, role) in fields {
                 let kind = match kind {
                     0 => Kind::Varint,
@@ -91,10 +113,20 @@ impl Schema {
                 };
                 let needs_message = matches!(role, Role::Attribute | Role::Body | Role::Walk);
                 if needs_message != matches!(kind, Kind::Message(_)) && role != Role::Plain {
-                    return Err(format!("message {index} field {number}: role {role:?} on {kind:?}"));
+                    return Err(format!(
+                        "message {index} field {number}: role {role:?} on {kind:?}"
+                    ));
                 }
                 if role == Role::Text && kind != Kind::String {
                     return Err(format!("message {index} field {number}: text field not a string"));
+                }
+                if matches!(role, Role::Attribute | Role::Text | Role::Body) {
+                    let known = leaf_kinds[role as usize].get_or_insert(kind);
+                    if *known != kind {
+                        return Err(format!(
+                            "message {index} field {number}: role {role:?} on {kind:?} and {known:?}"
+                        ));
+                    }
                 }
                 let slot = number as usize;
                 if spec.fields.len() <= slot {
@@ -103,6 +135,13 @@ impl Schema {
                 spec.fields[slot] = Some(FieldSpec { kind, role });
             }
             messages.push(spec);
+        }
+        if u32::try_from(count).is_err() {
+            return Err(format!("{count} message types: too many"));
+        }
+        let counted: Vec<bool> = messages.iter().map(|spec| spec.counted).collect();
+        for spec in &mut messages {
+            spec.actions = spec.fields.iter().map(|field| action(*field, &counted)).collect();
         }
         Ok(Schema { messages })
     }
@@ -139,14 +178,31 @@ impl Schema {
                 }
                 Ok(())
             }
-            Kind::Fixed64 if payload.len() % 8 != 0 => {
+            Kind::Fixed64 if !payload.len().is_multiple_of(8) => {
                 Err(WireError("packed fixed64 field of a partial element".to_string()))
             }
-            Kind::Fixed32 if payload.len() % 4 != 0 => {
+            Kind::Fixed32 if !payload.len().is_multiple_of(4) => {
                 Err(WireError("packed fixed32 field of a partial element".to_string()))
             }
             _ => Ok(()),
         }
+    }
+}
+
+/// The first pass's action for `field` (`counted`: which message types are counted items;
+/// fewer than 2^32 of them).
+fn action(field: Option<FieldSpec>, counted: &[bool]) -> Action {
+    let Some(FieldSpec { kind, role }) = field else {
+        return Action::Skip;
+    };
+    match (role, kind) {
+        (Role::Plain, Kind::Bytes) => Action::Skip,
+        (Role::Plain, Kind::String) => Action::Utf8,
+        (Role::Plain, _) => Action::Check,
+        (Role::Walk, Kind::Message(child)) => {
+            Action::Walk { child: child as u32, counted: counted[child] }
+        }
+        (role, _) => Action::Leaf(role),
     }
 }
 

@@ -66,18 +66,33 @@ fn read_varint_general(data: &[u8], pos: usize) -> WireResult<(u64, usize)> {
 }
 
 /// The field starting at `pos` (which must be < `data.len()`).
-#[inline]
+#[inline(always)]
 pub fn next_field(data: &[u8], pos: usize, depth: u32) -> WireResult<Field> {
-    // The common case: a one-byte tag of a LEN field with a one-byte length.
-    if let (Some(&key), Some(&size)) = (data.get(pos), data.get(pos + 1)) {
-        if key < 0x80 && key & 7 == LEN && key >= 8 && size < 0x80 {
-            let end = pos + 2 + size as usize;
+    // The common cases, read inline: a one-byte tag, then a one- or two-byte length, a
+    // one-byte varint or a fixed-size value; anything else (and any error) is left to
+    // `next_field_general`, which reads every case the same way.
+    if let (Some(&key), Some(&first)) = (data.get(pos), data.get(pos + 1)) {
+        if (8..0x80).contains(&key) {
+            let (wire_type, payload, end) = match key & 7 {
+                LEN if first < 0x80 => (LEN, pos + 2, pos + 2 + first as usize),
+                LEN => match data.get(pos + 2) {
+                    Some(&second) if second < 0x80 => {
+                        let size = usize::from(first & 0x7F) | usize::from(second) << 7;
+                        (LEN, pos + 3, pos + 3 + size)
+                    }
+                    _ => return next_field_general(data, pos, depth),
+                },
+                VARINT if first < 0x80 => (VARINT, pos + 1, pos + 2),
+                FIXED64 => (FIXED64, pos + 1, pos + 9),
+                FIXED32 => (FIXED32, pos + 1, pos + 5),
+                _ => return next_field_general(data, pos, depth),
+            };
             if end <= data.len() {
                 return Ok(Field {
                     number: u32::from(key >> 3),
-                    wire_type: LEN,
+                    wire_type,
                     start: pos,
-                    payload: pos + 2,
+                    payload,
                     end,
                 });
             }
@@ -86,6 +101,21 @@ pub fn next_field(data: &[u8], pos: usize, depth: u32) -> WireResult<Field> {
     next_field_general(data, pos, depth)
 }
 
+/// The most common field, read inline: a one-byte tag of a LEN field and a one-byte length
+/// (number, payload, position after it); `None` for any other field, or a field running
+/// past the end (read it with `next_field`).
+#[inline(always)]
+pub fn short_len_field(data: &[u8], pos: usize) -> Option<(u32, &[u8], usize)> {
+    let (&key, &size) = (data.get(pos)?, data.get(pos + 1)?);
+    // `key & 0x87 == LEN`: one byte (no continuation bit) of wire type LEN.
+    if key & 0x87 != LEN || key < 8 || size >= 0x80 {
+        return None;
+    }
+    let end = pos + 2 + usize::from(size);
+    Some((u32::from(key >> 3), data.get(pos + 2..end)?, end))
+}
+
+#[inline(never)]
 fn next_field_general(data: &[u8], pos: usize, depth: u32) -> WireResult<Field> {
     let (key, after_key) = read_varint(data, pos)?;
     let number = key >> 3;
@@ -103,7 +133,9 @@ fn next_field_general(data: &[u8], pos: usize, depth: u32) -> WireResult<Field> 
             let end = usize::try_from(size).ok().and_then(|size| start.checked_add(size));
             match end {
                 Some(end) => (start, end),
-                None => return Err(malformed(format_args!("field {number} too long at byte {pos}"))),
+                None => {
+                    return Err(malformed(format_args!("field {number} too long at byte {pos}")))
+                }
             }
         }
         START_GROUP => (after_key, skip_group(data, after_key, number, depth + 1)?),

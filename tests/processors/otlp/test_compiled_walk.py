@@ -9,6 +9,7 @@ from collections import Counter
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 from max_otel.processors.otlp import OtlpDecodeError, native, redact_traces
 from max_otel.processors.otlp.fast import COMPILED_WALKS
@@ -155,3 +156,39 @@ def test_a_string_that_is_not_utf8_is_refused_even_in_a_clean_field() -> None:
     data = request.SerializeToString().replace(b"\x1a\x01x", b"\x1a\x01\xff")
     with pytest.raises(OtlpDecodeError, match="UTF-8"):
         redact_traces(real_engine(), data)
+
+
+def _spans_request(first: KeyValue, second_name: str) -> ExportTraceServiceRequest:
+    """A span holding only attribute ``first``, then a span named ``second_name``: the
+    first leaf of each is at the same position."""
+    request = ExportTraceServiceRequest()
+    spans = request.resource_spans.add().scope_spans.add().spans
+    spans.add().attributes.append(first)
+    spans.add(name=second_name)
+    return request
+
+
+def test_a_span_name_with_the_bytes_of_a_kept_attribute_is_still_redacted() -> None:
+    """An attribute is clean because the engine keeps its key; a span name that happens to
+    have the same bytes is text to scan all the same."""
+    kept = KeyValue(key="conversation_id")
+    kept.value.string_value = "call +44 20 7946 0958"
+    request = _spans_request(kept, kept.SerializeToString().decode())
+    result = redact_traces(real_engine(), request.SerializeToString())
+    name = ExportTraceServiceRequest.FromString(result.data).resource_spans[0]
+    assert "7946" not in name.scope_spans[0].spans[1].name
+    assert result.changed_items == 1
+
+
+def test_a_span_name_with_the_bytes_of_a_clean_attribute_is_still_checked_for_utf8() -> None:
+    """A clean attribute holding bytes need not be UTF-8; a string with the same bytes
+    must be, wherever the walk met them before."""
+    blob = KeyValue(key="blob")
+    blob.value.bytes_value = b"\xff\xfe"
+    raw = blob.SerializeToString()
+    placeholder = "x" * len(raw)
+    data = _spans_request(blob, placeholder).SerializeToString()
+    engine = real_engine()
+    redact_traces(engine, _spans_request(blob, "ok").SerializeToString())  # now remembered
+    with pytest.raises(OtlpDecodeError, match="UTF-8"):
+        redact_traces(engine, data.replace(placeholder.encode(), raw))
