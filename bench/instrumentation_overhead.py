@@ -33,7 +33,9 @@ process, until every span is exported: the export thread's encoding and redactio
 too), in blocks of 100 requests, keeping the cheapest block of ``--asgi-rounds`` processes
 (other load on the machine only ever makes a block dearer): the steadiest per-request
 figure on a shared machine.
-``--rounds 0`` skips the HTTP measurements.
+``--rounds 0`` skips the HTTP measurements. ``--callgrind 150`` only counts the instructions
+of 150 requests of that loop under valgrind's callgrind, per configuration (about 5 minutes
+for each, two at a time): the figure that does not move with the load on the machine.
 
 ``--baseline DIR`` adds ``max_otel@baseline`` and ``max_otel-3-spans@baseline``: the same
 configurations running the max_otel of another checkout of this repository (its
@@ -195,7 +197,7 @@ def load_generator() -> Callable[[str, int, float], float]:
 
 
 _ASGI_LOOP = """
-import asyncio, sys, time
+import asyncio, functools, gc, sys, time
 from opentelemetry import trace
 from max_service.app import app
 
@@ -213,20 +215,27 @@ async def send(message):
 def flush():  # export every span ended so far (the no-op provider has no force_flush)
     getattr(trace.get_tracer_provider(), "force_flush", lambda: True)()
 
-async def run(count, block=100):
-    for _ in range(200):
+async def requests(count):
+    for _ in range(count):
         await app(dict(SCOPE), receive, send)
+
+async def run(count, block=100):
+    await requests(200)
     flush()
     costs = []
     for _ in range(max(1, count // block)):
         started = time.process_time()
-        for _ in range(block):
-            await app(dict(SCOPE), receive, send)
+        await requests(block)
         flush()
         costs.append((time.process_time() - started) / block * 1e6)
     return min(costs)
 
-print(f"us_per_request={asyncio.run(run(int(sys.argv[1]))):.1f}", flush=True)
+if sys.argv[2:] == ["callgrind"]:  # instructions counted inside functools.reduce only
+    asyncio.run(requests(300)); flush(); gc.collect(); gc.freeze()
+    count = int(sys.argv[1])
+    functools.reduce(lambda _a, _i: (asyncio.run(requests(count)), flush()), range(1), None)
+else:
+    print(f"us_per_request={asyncio.run(run(int(sys.argv[1]))):.1f}", flush=True)
 """
 _US_PER_REQUEST = re.compile(r"^us_per_request=([0-9.]+)$", re.MULTILINE)
 
@@ -255,6 +264,61 @@ def asgi_direct(
     if match is None:
         raise RuntimeError(f"{config.name}: no figure printed:\n{result.stdout}{result.stderr}")
     return float(match.group(1))
+
+
+_COLLECTED = re.compile(r"Collected : ([0-9]+)")
+
+
+def asgi_instructions(
+    config: Config, workdir: Path, endpoint: str, requests: int, baseline: Path | None = None
+) -> float:
+    """Instructions per ``/ping`` (callgrind, thread calling the app only), the same loop as
+    ``asgi_direct``: deterministic within about 1 %. The export thread waits (schedule delay
+    10 min) and the final flush exports every span in the counted thread, so ``requests``
+    times the spans of a request must stay under the batch size (512). The garbage collector
+    is frozen after the warm-up, so a full collection costs what the new objects cost."""
+    api = sample_api(config, workdir, endpoint, baseline)
+    environment = api.environment("api") | {"PYTHONHASHSEED": "0"}
+    environment["OTEL_BSP_SCHEDULE_DELAY"] = "600000"
+    command = [sys.executable, "-c", _ASGI_LOOP, str(requests), "callgrind"]
+    if config.instrumented:
+        command = ["opentelemetry-instrument", "python", *command[1:]]
+    valgrind = ["valgrind", "--tool=callgrind", "--trace-children=yes", "--collect-atstart=no"]
+    valgrind += ["--toggle-collect=functools_reduce", "--callgrind-out-file=/dev/null"]
+    (workdir / config.name).mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [*valgrind, *command],
+        env=environment,
+        cwd=workdir / config.name,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    counts = [int(found) for found in _COLLECTED.findall(result.stderr)]
+    if not any(counts):
+        raise RuntimeError(f"{config.name}: callgrind counted nothing:\n{result.stderr[-2000:]}")
+    return max(counts) / requests
+
+
+def print_instructions(args: argparse.Namespace, configs: tuple[Config, ...]) -> None:
+    """``--callgrind``: instructions per request of each configuration, two at a time."""
+    with (
+        tempfile.TemporaryDirectory(prefix="max-otel-bench-") as tmp,
+        DiscardReceiver() as sink,
+        futures.ThreadPoolExecutor(max_workers=2) as pool,
+    ):
+        endpoint = f"http://127.0.0.1:{sink.port}"
+        count = args.callgrind
+        jobs = {
+            c.name: pool.submit(asgi_instructions, c, Path(tmp), endpoint, count, args.baseline)
+            for c in configs
+        }
+        counts = {name: job.result() for name, job in jobs.items()}
+    print(f"ASGI app called directly, {count} requests, instructions per request (callgrind):")
+    for config in configs:
+        added = counts[config.name] - counts["none"]
+        print(f"  {config.name:<28} {counts[config.name]:10.0f}   added {added:10.0f}")
 
 
 def span_redaction_cost(samples: int = 2000) -> float:
@@ -305,8 +369,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--baseline", type=Path, help="another checkout of this repository to compare with"
     )
+    parser.add_argument(
+        "--callgrind",
+        type=int,
+        metavar="REQUESTS",
+        help="only count instructions per request under callgrind (150; at most 170)",
+    )
     args = parser.parse_args(argv)
     configs = CONFIGS + (baseline_configs() if args.baseline else ())
+    if args.callgrind:
+        print_instructions(args, configs)
+        return 0
 
     best: dict[str, list[float]] = {config.name: [0.0, 0.0] for config in configs}
     load = load_generator()

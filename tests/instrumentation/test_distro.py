@@ -8,9 +8,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from opentelemetry import trace
 
 from max_otel.instrumentation import distro as distro_module
+from max_otel.instrumentation.asgi_tracing import AttributesSetAfterStartSampler
 from max_otel.instrumentation.distro import MaxOtelDistro, asgi_excluded_spans
+from tests.instrumentation._tracing import in_memory_provider
 
 pytestmark = pytest.mark.unit
 
@@ -37,6 +40,35 @@ def test_configure_sets_defaults_without_overriding_the_user(
     assert os.environ["OTEL_EXPORTER_OTLP_PROTOCOL"] == "grpc"
     assert os.environ["OTEL_PROPAGATORS"] == "tracecontext,baggage"
     assert os.environ["OTEL_PYTHON_CONFIGURATOR"] == "max_otel"
+    assert os.environ["OTEL_METRICS_EXEMPLAR_FILTER"] == "always_off"
+
+
+def test_metrics_recorded_inside_a_span_carry_no_exemplar_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+
+    monkeypatch.delenv("OTEL_METRICS_EXEMPLAR_FILTER", raising=False)
+    monkeypatch.setenv("OTEL_PYTHON_DISTRO", "max_otel")
+    MaxOtelDistro().configure()
+    reader = InMemoryMetricReader()
+    histogram = MeterProvider(metric_readers=[reader]).get_meter("t").create_histogram("d")
+    with TracerProvider().get_tracer("t").start_as_current_span("request"):
+        histogram.record(3)
+    data = reader.get_metrics_data()
+    assert data is not None
+    (point,) = data.resource_metrics[0].scope_metrics[0].metrics[0].data.data_points
+    assert point.count == 1
+    assert list(point.exemplars) == []
+
+
+def test_a_users_exemplar_filter_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_METRICS_EXEMPLAR_FILTER", "trace_based")
+    monkeypatch.setenv("OTEL_PYTHON_DISTRO", "max_otel")
+    MaxOtelDistro().configure()
+    assert os.environ["OTEL_METRICS_EXEMPLAR_FILTER"] == "trace_based"
 
 
 def test_another_installed_distro_is_reported_when_none_is_chosen(
@@ -59,9 +91,8 @@ def test_opentelemetry_distro_is_seen_as_another_distro() -> None:
     assert "distro" in distro_module.other_distros()
 
 
-def test_fastapi_is_instrumented_without_receive_and_send_spans(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def _fastapi_instrument_kwargs(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """What the distro passes to the FastAPI instrumentor's ``instrument``."""
     calls: list[dict[str, Any]] = []
 
     class Instrumentor:
@@ -76,7 +107,28 @@ def test_fastapi_is_instrumented_without_receive_and_send_spans(
 
     monkeypatch.setattr(distro_module, "_AFTER_INSTRUMENT", {})
     MaxOtelDistro().load_instrumentor(EntryPoint(), skip_dep_check=True)  # type: ignore[arg-type]
-    assert calls == [{"exclude_spans": ["receive", "send"], "skip_dep_check": True}]
+    (kwargs,) = calls
+    return kwargs
+
+
+def test_fastapi_is_instrumented_without_receive_and_send_spans(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(trace, "get_tracer_provider", trace.NoOpTracerProvider)
+    kwargs = _fastapi_instrument_kwargs(monkeypatch)
+    assert kwargs == {"exclude_spans": ["receive", "send"], "skip_dep_check": True}
+
+
+def test_fastapi_gets_a_provider_sharing_the_global_ones_processors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    provider, exporter = in_memory_provider()
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
+    asgi_provider = _fastapi_instrument_kwargs(monkeypatch)["tracer_provider"]
+    assert isinstance(asgi_provider.sampler, AttributesSetAfterStartSampler)
+    with asgi_provider.get_tracer("t").start_as_current_span("GET /ping"):
+        pass
+    assert [span.name for span in exporter.get_finished_spans()] == ["GET /ping"]
 
 
 def test_asgi_spans_setting() -> None:

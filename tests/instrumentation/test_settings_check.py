@@ -72,6 +72,7 @@ def test_non_integer_queue_size_is_named_and_removed() -> None:
         ("MAX_OTEL_REDACT_SPANS", "maybe", "must be true or false"),
         ("MAX_OTEL_BAGGAGE_KEYS", "Conversation", "must be comma-separated lower-case keys"),
         ("MAX_OTEL_ASGI_EXCLUDE_SPANS", "all", "must list receive, send, both or none"),
+        ("OTEL_METRICS_EXEMPLAR_FILTER", "Trace_Based", "must be one of always_off, always_on"),
     ],
 )
 def test_each_bad_value_gives_one_line_naming_it(name: str, value: str, problem: str) -> None:
@@ -87,6 +88,14 @@ def test_bad_endpoint_falls_back_to_the_distro_default() -> None:
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "not a url"}
     check_environment(env, INSTALLED)
     assert env == {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://localhost:4317"}
+
+
+def test_bad_exemplar_filter_falls_back_to_the_distro_default() -> None:
+    env = {"OTEL_METRICS_EXEMPLAR_FILTER": "sometimes"}
+    check_environment(env, INSTALLED)
+    assert env == {"OTEL_METRICS_EXEMPLAR_FILTER": "always_off"}
+    chosen = {"OTEL_METRICS_EXEMPLAR_FILTER": "trace_based"}
+    assert check_environment(chosen, INSTALLED) == []
 
 
 def test_sampler_ratio_is_checked_for_ratio_samplers_only() -> None:

@@ -99,15 +99,18 @@ def test_spans_are_grouped_by_equal_resources_and_by_scope_in_order() -> None:
     api_again = Resource.create({"service.name": "core-api"})  # equal, another object
     worker = Resource({"service.name": "core-worker"}, schema_url="https://example.com/s")
     scope_a = InstrumentationScope("a", "1", "https://example.com/a", {"k": "v"})
+    scope_a_again = InstrumentationScope("a", "1", "https://example.com/a", {"k": "v"})
     spans = [
         server_span(resource=worker),
         server_span(resource=api, instrumentation_scope=scope_a),
         server_span(resource=api_again),
         server_span(resource=worker, instrumentation_scope=None),
         server_span(resource=api, instrumentation_scope=scope_a),
+        server_span(resource=api_again, instrumentation_scope=scope_a_again),
     ]
     request = SpanRequestEncoder()(spans)
     assert [len(r.scope_spans) for r in request.resource_spans] == [2, 2]
+    assert [len(s.spans) for s in request.resource_spans[1].scope_spans] == [3, 1]
     assert_same_request(spans, SpanRequestEncoder())
 
 

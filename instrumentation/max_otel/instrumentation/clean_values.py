@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
+from max_otel.instrumentation.plain_attributes import plain_attributes
 from max_otel.processors.in_process import AttributeRedactor
 
 _DEFAULT_MAX_ENTRIES = 4096
@@ -74,7 +75,7 @@ class CleanValueMemo:
     def redact_attributes(
         self, attributes: Mapping[str, object], hits: Counter[str]
     ) -> dict[str, object]:
-        items = dict(attributes)
+        items = plain_attributes(attributes)
         pairs = self._pairs
         unknown: dict[str, object] = {}
         for key, value in items.items():

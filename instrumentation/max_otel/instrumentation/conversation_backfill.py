@@ -42,6 +42,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.util.types import AttributeValue
 
 from max_otel.instrumentation.baggage_policy import CONVERSATION_ID
+from max_otel.instrumentation.plain_attributes import plain_attributes
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def with_attribute(span: ReadableSpan, key: str, value: AttributeValue) -> Reada
         context=span.context,
         parent=span.parent,
         resource=span.resource,
-        attributes={**(span.attributes or {}), key: value},
+        attributes={**plain_attributes(span.attributes), key: value},
         events=span.events,
         links=span.links,
         kind=span.kind,
@@ -155,10 +156,10 @@ class ConversationBackfillSpanProcessor(SpanProcessor):
         trace_id = context.trace_id
         now = time.monotonic()
         with self._lock:
-            ready = self._expired(now)
+            ready = self._expired(now) if self._held else []
             if is_local_root(span):
                 held = self._held.pop(trace_id, None)
-                value = (span.attributes or {}).get(self._key)
+                value = plain_attributes(span.attributes).get(self._key)
                 self._remember(trace_id, value)
                 if held is not None:
                     ready.extend(self._filled(held.spans, value))
@@ -201,7 +202,9 @@ class ConversationBackfillSpanProcessor(SpanProcessor):
         if value is None:
             return spans
         return [
-            span if (span.attributes or {}).get(self._key) is not None else self._copy(span, value)
+            span
+            if plain_attributes(span.attributes).get(self._key) is not None
+            else self._copy(span, value)
             for span in spans
         ]
 

@@ -11,7 +11,8 @@ propagation, and the ``max_otel`` configurator. Instrumentations are those insta
 (FastAPI, Celery, SQLAlchemy, Redis, logging, httpx, requests), with three adjustments:
 
 - FastAPI: the ASGI ``http receive``/``http send`` spans are not recorded
-  (``MAX_OTEL_ASGI_EXCLUDE_SPANS``), a ``conversation_id`` path parameter is bound once
+  (``MAX_OTEL_ASGI_EXCLUDE_SPANS``), the server span gets its request attributes once
+  instead of twice (``asgi_tracing``), a ``conversation_id`` path parameter is bound once
   routing found it (``routing``), and the span names of static routes are remembered instead
   of matching every route on each request (``route_details``);
 - Celery: pool processes flush their telemetry before exiting, and JSON logging survives the
@@ -31,9 +32,11 @@ import logging
 import os
 from typing import Any
 
+from opentelemetry import trace
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 from opentelemetry.util._importlib_metadata import EntryPoint, entry_points
 
+from max_otel.instrumentation.asgi_tracing import asgi_tracer_provider
 from max_otel.instrumentation.environment_variables import (
     _DEFAULT_ASGI_EXCLUDE_SPANS,
     MAX_OTEL_ASGI_EXCLUDE_SPANS,
@@ -110,6 +113,9 @@ class MaxOtelDistro(BaseDistro):
     def load_instrumentor(self, entry_point: EntryPoint, **kwargs: Any) -> None:
         if entry_point.name == "fastapi":
             kwargs.setdefault("exclude_spans", asgi_excluded_spans())
+            provider = asgi_tracer_provider(trace.get_tracer_provider())
+            if provider is not None:
+                kwargs.setdefault("tracer_provider", provider)
         super().load_instrumentor(entry_point, **kwargs)
         after = _AFTER_INSTRUMENT.get(entry_point.name)
         if after is not None:

@@ -91,6 +91,12 @@ OTEL_DEFAULTS: dict[str, str] = {
     "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
     "OTEL_EXPORTER_OTLP_ENDPOINT": "http://localhost:4317",
     "OTEL_PROPAGATORS": "tracecontext,baggage",
+    # No metric exemplars: nothing reads them (the collector's Prometheus exporter serves
+    # them only in OpenMetrics format, which is off, and no dashboard queries them), and the
+    # SDK's default (trace_based) offers every measurement taken inside a sampled span to an
+    # exemplar reservoir: 4 offers per HTTP request. OTEL_METRICS_EXEMPLAR_FILTER=trace_based
+    # brings them back.
+    "OTEL_METRICS_EXEMPLAR_FILTER": "always_off",
     # With opentelemetry-distro installed too, the first configurator found would win.
     "OTEL_PYTHON_CONFIGURATOR": "max_otel",
 }

@@ -77,6 +77,7 @@ _COMPRESSIONS = (
 )
 _INSECURE = ("OTEL_EXPORTER_OTLP_INSECURE", *(f"OTEL_EXPORTER_OTLP_{s}_INSECURE" for s in SIGNALS))
 _RATIO_SAMPLERS = ("traceidratio", "parentbased_traceidratio")
+_EXEMPLAR_FILTERS = ("always_off", "always_on", "trace_based")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL")
 _BAGGAGE_KEY = re.compile(r"[a-z][a-z0-9_.]{0,63}")
 _HOST_PORT = re.compile(r"[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5}")
@@ -201,6 +202,8 @@ def _checks(env: Mapping[str, str], installed: InstalledComponents) -> list[tupl
     if env.get("OTEL_TRACES_SAMPLER", "").strip() in _RATIO_SAMPLERS:
         checks.append(("OTEL_TRACES_SAMPLER_ARG", _ratio))
     checks += [
+        # The SDK compares the name exactly and raises on anything else (no metrics at all).
+        ("OTEL_METRICS_EXEMPLAR_FILTER", _one_of(_EXEMPLAR_FILTERS, lower=False)),
         (MAX_OTEL_REDACT_SPANS, _boolean),
         (MAX_OTEL_LOG_STDOUT, _one_of(("json", "off"))),
         (MAX_OTEL_LOG_LEVEL, _log_level),

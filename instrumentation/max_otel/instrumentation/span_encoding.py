@@ -34,6 +34,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanKind
 from opentelemetry.util.types import Attributes
 
+from max_otel.instrumentation.plain_attributes import plain_attributes
 from max_otel.processors.otlp._wire import encode_varint
 
 logger = logging.getLogger(__name__)
@@ -128,6 +129,9 @@ class SpanRequestEncoder:
         """The serialized request."""
         groups: list[tuple[Resource, dict[InstrumentationScope | None, list[bytes]]]] = []
         group_of: dict[int, int] = {}
+        # (resource group, id(scope)) -> its list: hashing a scope runs Python code; equal
+        # scopes of different objects still share one list, as in ``encode_spans``.
+        lists: dict[tuple[int, int], list[bytes]] = {}
         for span in spans:
             resource = span.resource
             index = group_of.get(id(resource))
@@ -137,9 +141,10 @@ class SpanRequestEncoder:
                     groups.append((resource, {}))
                 group_of[id(resource)] = index
             scope = span.instrumentation_scope or None
-            groups[index][1].setdefault(scope, []).append(
-                _length_delimited(b"\x12", self._span(span))
-            )
+            scope_spans = lists.get((index, id(scope)))
+            if scope_spans is None:
+                scope_spans = lists[index, id(scope)] = groups[index][1].setdefault(scope, [])
+            scope_spans.append(_length_delimited(b"\x12", self._span(span)))
         return b"".join(
             _length_delimited(b"\x0a", self._resource_spans(resource, scopes))
             for resource, scopes in groups
@@ -192,7 +197,7 @@ class SpanRequestEncoder:
             return b""
         parts: list[bytes] = []
         pairs = self._pairs
-        for key, value in attributes.items():
+        for key, value in plain_attributes(attributes).items():
             kind = type(value)
             cached = kind in _CACHED_TYPES
             cache_key = (key, kind, value)
@@ -240,7 +245,7 @@ class SpanRequestEncoder:
             context.span_id.to_bytes(8, "big"),
         ]
         trace_state = context.trace_state
-        if trace_state is not None:
+        if trace_state:  # (iterating even an empty TraceState runs Python methods)
             state = ",".join(f"{key}={value}" for key, value in trace_state.items())
             if state:
                 parts.append(_text(b"\x1a", state))
