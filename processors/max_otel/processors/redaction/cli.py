@@ -112,13 +112,17 @@ def redact_main(argv: list[str], stdin: TextIO | None = None, stdout: TextIO | N
     stdout = sys.stdout if stdout is None else stdout
     arguments = _redact_parser().parse_args(argv)
     try:
-        redactor = Redactor(load_rules(arguments.rules), _key(arguments.dev))
+        rules = load_rules(arguments.rules)
     except ConfigurationError as error:
         print(f"max-otel redact: {error}", file=sys.stderr)
-        if "pseudonym key" in str(error):
-            print("max-otel redact: (--dev uses a throwaway key instead)", file=sys.stderr)
-            return _USAGE_ERROR
         return _INVALID_RULES
+    try:
+        key = _key(arguments.dev)
+    except ConfigurationError as error:
+        print(f"max-otel redact: {error}", file=sys.stderr)
+        print("max-otel redact: (--dev uses a throwaway key instead)", file=sys.stderr)
+        return _USAGE_ERROR
+    redactor = Redactor(rules, key)
     for value in _values(arguments, stdin):
         hits = RedactionHits()
         if arguments.attribute:
