@@ -9,7 +9,7 @@ compiled walk (``max_otel_native``: validation of the whole request, pre-filter 
 piece, Python leaves for the suspicious ones) when it is installed, else the pure-Python
 walk (a validation parse of the whole request by upb, then the shadow-type walk). gRPC and
 forwarding come on top (the pass-through scenario of ``processor_throughput.py`` measures
-those). This benchmark times, on the batches of ``processor_throughput.py`` (mixed: 1 span
+those). This benchmark times, on the batches of ``trace_batches.py`` (mixed: 1 span
 in 20 carries PII; all-PII) with the packaged rules:
 
 - ``compiled``: the compiled walk, split into ``engine`` (time inside the engine's
@@ -34,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from processor_throughput import make_batch
+from trace_batches import make_batch
 
 _KEY = b"bench-only-pseudonym-key-0123456789abcdef"
 
