@@ -25,7 +25,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from max_otel.processors.redaction._detectors import Detector, Finding, RegexDetector
+from max_otel.processors.redaction._detectors import (
+    Detector,
+    Finding,
+    PlainFinding,
+    RegexDetector,
+)
 from max_otel.processors.redaction._pseudonym import PSEUDONYM_PATTERN
 from max_otel.processors.redaction._scanner import PiiScanner, ScanResult
 from max_otel.processors.redaction._search import Searcher
@@ -102,13 +107,44 @@ class TextScrubber:
         self._mask = mask_text.encode("utf-8")
 
     def scrub(self, text: str, hits: Counter[str]) -> str:
+        """``scrub_bytes`` of the UTF-8 ``text``; ``text`` itself when nothing was found.
+
+        The common case, in which the scan saw only detectors (no key, URL, SQL or
+        protected span), runs here in one piece: the detectors' findings are replaced
+        as they are when none overlaps another (always, when one detector found all)."""
         data = text.encode("utf-8", "surrogatepass")
-        scrubbed = self.scrub_bytes(data, hits)
+        scan = self._scanner.scan(data, _COLON in data or _EQUALS in data)  # _scan, inline
+        indices, keys, url, sql, maybe_protected = scan
+        if not (indices or keys or sql):  # not scan.anything, without the property
+            return text
+        if keys or url or sql or maybe_protected:
+            scrubbed = self._scrub_scanned(data, scan, hits)
+            return text if scrubbed is data else scrubbed.decode("utf-8", "surrogatepass")
+        detectors = self._detectors
+        found: Sequence[PlainFinding]
+        if len(indices) == 1:
+            found = detectors[indices[0]].find_plain(data)  # in order, none overlapping
+        else:
+            joined: list[PlainFinding] = []
+            for index in indices:
+                joined += detectors[index].find_plain(data)
+            joined.sort()  # by start; further fields only on a tie, which is no fast case
+            found = joined
+            last_end = 0
+            for finding in joined:  # none overlaps the next (none is empty)?
+                if finding[0] < last_end:
+                    found = self._resolve(data, scan)
+                    break
+                last_end = finding[1]
+        scrubbed = self._apply(data, found, hits)
         return text if scrubbed is data else scrubbed.decode("utf-8", "surrogatepass")
 
     def scrub_bytes(self, data: bytes, hits: Counter[str]) -> bytes:
         """``data`` itself when nothing was found, else the scrubbed copy."""
         scan = self._scanner.scan(data, _COLON in data or _EQUALS in data)  # _scan, inline
+        return self._scrub_scanned(data, scan, hits)
+
+    def _scrub_scanned(self, data: bytes, scan: ScanResult, hits: Counter[str]) -> bytes:
         if not (scan[0] or scan[1] or scan[3]):  # not scan.anything, without the property
             return data
         if scan.sql and looks_like_sql(data):
@@ -130,12 +166,12 @@ class TextScrubber:
         else here looks at what the keys (and triggers) say."""
         return self._scanner.scan(data, _COLON in data or _EQUALS in data)
 
-    def _apply(self, current: bytes, findings: list[Finding], hits: Counter[str]) -> bytes:
+    def _apply(self, current: bytes, findings: Sequence[PlainFinding], hits: Counter[str]) -> bytes:
         pieces: list[bytes] = []
         position = 0
         for start, end, rule, replacement, extra in findings:
-            if replacement == current[start:end]:
-                continue
+            if len(replacement) == end - start and replacement == current[start:end]:
+                continue  # a claim (lengths compared first: most replacements differ)
             pieces.append(current[position:start])
             pieces.append(replacement)
             position = end
