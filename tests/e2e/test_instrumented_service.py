@@ -120,6 +120,48 @@ def test_one_trace_from_the_request_to_the_workers_last_db_call_carries_the_id(
     assert instances["core-api"] != instances["core-worker"]
 
 
+def test_an_idle_workers_broker_heartbeat_makes_no_traces(
+    service: SampleService,
+    receiver: OtlpReceiver,
+    redis_server: RedisServer,
+    conversation_id: str,
+) -> None:
+    """Celery publishes a worker heartbeat on Redis every 2 s; each would be a one-span trace.
+    Redis spans inside a task are kept (previous test); these are left out."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    events = client.pubsub()
+    events.psubscribe("*celeryev*")
+    started = time.time_ns()
+    heartbeats = 0
+    deadline = time.monotonic() + 6.0
+    while time.monotonic() < deadline:
+        message = events.get_message(timeout=0.5)
+        if message is not None and message["type"] == "pmessage":
+            heartbeats += b"heartbeat" in message["channel"]
+    events.close()
+    client.close()
+    assert heartbeats >= 2  # the worker did talk to its broker meanwhile
+    time.sleep(0.5)  # the batch processors' schedule delay is 0.2 s
+    parentless_redis = [
+        span.name
+        for span in receiver.spans()
+        if span.service_name == "core-worker"
+        and "redis" in span.scope
+        and span.parent_span_id is None
+        and span.start_time_unix_nano >= started
+    ]
+    assert parentless_redis == []
+    kept = [
+        span
+        for span in receiver.spans()
+        if span.service_name == "core-worker" and "redis" in span.scope
+    ]
+    assert kept  # the Redis calls of the task that assigned the conversation
+    assert all(span.parent_span_id is not None for span in kept)
+
+
 def traceparent() -> tuple[str, dict[str, str]]:
     """A fresh trace id and the ``traceparent`` header that makes a request continue it."""
     trace_id = uuid.uuid4().hex

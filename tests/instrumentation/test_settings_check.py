@@ -33,6 +33,7 @@ def test_good_values_pass_untouched() -> None:
         "OTEL_TRACES_SAMPLER_ARG": "0.25",
         "MAX_OTEL_LOG_LEVEL": "debug",
         "MAX_OTEL_REDACT_SPANS": "false",
+        "MAX_OTEL_DROP_PARENTLESS_SPANS": "redis, sqlalchemy",
     }
     before = dict(env)
     assert check_environment(env, INSTALLED) == []
@@ -72,6 +73,7 @@ def test_non_integer_queue_size_is_named_and_removed() -> None:
         ("MAX_OTEL_REDACT_SPANS", "maybe", "must be true or false"),
         ("MAX_OTEL_BAGGAGE_KEYS", "Conversation", "must be comma-separated lower-case keys"),
         ("MAX_OTEL_ASGI_EXCLUDE_SPANS", "all", "must list receive, send, both or none"),
+        ("MAX_OTEL_DROP_PARENTLESS_SPANS", "redis,httpx", "must list redis, sqlalchemy or be"),
         ("OTEL_METRICS_EXEMPLAR_FILTER", "Trace_Based", "must be one of always_off, always_on"),
     ],
 )
@@ -117,9 +119,14 @@ def test_empty_values_mean_unset_except_where_empty_means_something() -> None:
         "OTEL_BSP_SCHEDULE_DELAY": " ",
         "OTEL_LOGS_EXPORTER": "",
         "MAX_OTEL_ASGI_EXCLUDE_SPANS": "",
+        "MAX_OTEL_DROP_PARENTLESS_SPANS": "",
     }
     assert check_environment(env, INSTALLED) == []
-    assert env == {"OTEL_LOGS_EXPORTER": "", "MAX_OTEL_ASGI_EXCLUDE_SPANS": ""}
+    assert env == {
+        "OTEL_LOGS_EXPORTER": "",
+        "MAX_OTEL_ASGI_EXCLUDE_SPANS": "",
+        "MAX_OTEL_DROP_PARENTLESS_SPANS": "",
+    }
 
 
 def test_installed_components_lists_this_environments_entry_points() -> None:

@@ -10,7 +10,9 @@ SDK's own configurator (``_OTelSDKConfigurator``, private API: the SDK is pinned
    the service has no name);
 3. adds ``ConversationBaggageSpanProcessor`` and ``OpenSpans`` to the tracer provider and
    ``ConversationBaggageLogProcessor`` to the logger provider;
-4. holds each trace's ended spans until its local root ends, to give them the root's
+4. leaves out the Redis commands that start a trace of their own, such as an idle Celery
+   worker's heartbeat (``parentless_spans``, ``MAX_OTEL_DROP_PARENTLESS_SPANS``); holds each
+   trace's ended spans until its local root ends, to give them the root's
    ``conversation_id`` (``conversation_backfill``); wraps each exporter: re-created in each
    forked process (``process_local``; spans encoded by ``span_encoding``), and behind a
    ``RedactingSpanExporter``/``RedactingLogRecordExporter`` (spans unless
@@ -52,9 +54,11 @@ from max_otel.instrumentation.clean_values import CleanValueMemo
 from max_otel.instrumentation.conversation import configure_binding
 from max_otel.instrumentation.conversation_backfill import ConversationBackfillSpanProcessor
 from max_otel.instrumentation.environment_variables import (
+    _DEFAULT_DROP_PARENTLESS_SPANS,
     _DEFAULT_LOG_LEVEL,
     _DEFAULT_LOG_STDOUT,
     FALSE_VALUES,
+    MAX_OTEL_DROP_PARENTLESS_SPANS,
     MAX_OTEL_LOG_LEVEL,
     MAX_OTEL_LOG_STDOUT,
     MAX_OTEL_REDACT_SPANS,
@@ -67,6 +71,10 @@ from max_otel.instrumentation.log_setup import (
     quiet_repeated_export_errors,
 )
 from max_otel.instrumentation.open_spans import OpenSpans
+from max_otel.instrumentation.parentless_spans import (
+    DropParentlessSpans,
+    parse_instrumentation_names,
+)
 from max_otel.instrumentation.process_local import (
     ProcessLocalLogRecordExporter,
     ProcessLocalSpanExporter,
@@ -98,13 +106,23 @@ def span_redaction_enabled(env: Mapping[str, str]) -> bool:
     return env.get(MAX_OTEL_REDACT_SPANS, "").strip().lower() not in FALSE_VALUES
 
 
+def parentless_spans_to_drop(env: Mapping[str, str]) -> frozenset[str]:
+    """The instrumentations named by ``MAX_OTEL_DROP_PARENTLESS_SPANS`` (default ``redis``;
+    the value was checked by ``settings_check``)."""
+    raw = env.get(MAX_OTEL_DROP_PARENTLESS_SPANS)
+    return parse_instrumentation_names(_DEFAULT_DROP_PARENTLESS_SPANS if raw is None else raw)
+
+
 def span_export_processor(
-    redactor: AttributeRedactor | None, exporter_args: Mapping[type, Mapping[str, Any]]
+    redactor: AttributeRedactor | None,
+    exporter_args: Mapping[type, Mapping[str, Any]],
+    drop_parentless: frozenset[str] = frozenset(),
 ) -> Callable[[SpanExporter], SpanProcessor]:
     """What the SDK calls with each configured span exporter: a batch processor over the
     process-local exporter (OTLP/gRPC: encoding with ``SpanRequestEncoder``), behind the
     redactor (None: no redaction), fed through the ``conversation_id`` backfill (spans that
-    ended before the id was bound get it)."""
+    ended before the id was bound get it), which gets no parentless span of the
+    instrumentations in ``drop_parentless``."""
 
     def build(exporter: SpanExporter) -> SpanProcessor:
         cls = type(exporter)
@@ -114,7 +132,10 @@ def span_export_processor(
         )
         if redactor is not None:
             wrapped = RedactingSpanExporter(wrapped, redactor)
-        return ConversationBackfillSpanProcessor(BatchSpanProcessor(wrapped))
+        processor: SpanProcessor = ConversationBackfillSpanProcessor(BatchSpanProcessor(wrapped))
+        if drop_parentless:
+            processor = DropParentlessSpans(processor, drop_parentless)
+        return processor
 
     return build
 
@@ -176,7 +197,8 @@ class MaxOtelConfigurator(_OTelSDKConfigurator):
         ]
         span_redactor = CleanValueMemo(redactor) if span_redaction_enabled(env) else None
         kwargs.setdefault(
-            "export_span_processor", span_export_processor(span_redactor, exporter_args)
+            "export_span_processor",
+            span_export_processor(span_redactor, exporter_args, parentless_spans_to_drop(env)),
         )
         kwargs.setdefault(
             "export_log_record_processor", log_export_processor(redactor, exporter_args)

@@ -54,6 +54,12 @@ MAX_OTEL_ASGI_EXCLUDE_SPANS = "MAX_OTEL_ASGI_EXCLUDE_SPANS"
 """Comma-separated ASGI internal spans not to record: ``receive``, ``send``, both (default:
 ``receive,send``, which halves the spans of a simple request) or empty to record both."""
 
+MAX_OTEL_DROP_PARENTLESS_SPANS = "MAX_OTEL_DROP_PARENTLESS_SPANS"
+"""Comma-separated instrumentations (``redis``, ``sqlalchemy``) whose spans are not exported
+when they have no parent span: the commands an idle Celery worker sends its Redis broker (a
+heartbeat every 2 seconds) would otherwise each be a one-span trace. Calls made inside a
+request or a task are always kept. Empty keeps every span. Default: ``redis``."""
+
 MAX_OTEL_SLOW_QUERY_LOGGING = "MAX_OTEL_SLOW_QUERY_LOGGING"
 """``true`` (default) logs every SQL statement slower than ``MAX_OTEL_SLOW_QUERY_THRESHOLD_MS``
 (default 1000) as a ``db.slow_query`` event, on every SQLAlchemy engine of the process
@@ -78,6 +84,7 @@ MAX_OTEL_PSEUDONYM_KEY_ID = _redaction_environment.PSEUDONYM_KEY_ID
 _DEFAULT_ENVIRONMENT = "development"
 _DEFAULT_SERVICE_VERSION = "unknown"
 _DEFAULT_BAGGAGE_KEYS = ("conversation_id", "team_id", "agent_id", "channel")
+_DEFAULT_DROP_PARENTLESS_SPANS = "redis"
 _DEFAULT_REDACT_SPANS = True
 _DEFAULT_LOG_STDOUT = "json"
 _DEFAULT_LOG_LEVEL = "INFO"

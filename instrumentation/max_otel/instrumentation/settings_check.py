@@ -29,12 +29,17 @@ from max_otel.instrumentation.environment_variables import (
     FALSE_VALUES,
     MAX_OTEL_ASGI_EXCLUDE_SPANS,
     MAX_OTEL_BAGGAGE_KEYS,
+    MAX_OTEL_DROP_PARENTLESS_SPANS,
     MAX_OTEL_LOG_LEVEL,
     MAX_OTEL_LOG_STDOUT,
     MAX_OTEL_REDACT_SPANS,
     MAX_OTEL_SLOW_QUERY_LOGGING,
     OTEL_DEFAULTS,
     TRUE_VALUES,
+)
+from max_otel.instrumentation.parentless_spans import (
+    DROPPABLE_INSTRUMENTATIONS,
+    parse_instrumentation_names,
 )
 
 SIGNALS = ("TRACES", "METRICS", "LOGS")
@@ -83,9 +88,14 @@ _BAGGAGE_KEY = re.compile(r"[a-z][a-z0-9_.]{0,63}")
 _HOST_PORT = re.compile(r"[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5}")
 
 _EMPTY_IS_A_VALUE = frozenset(
-    {*(f"OTEL_{signal}_EXPORTER" for signal in SIGNALS), MAX_OTEL_ASGI_EXCLUDE_SPANS}
+    {
+        *(f"OTEL_{signal}_EXPORTER" for signal in SIGNALS),
+        MAX_OTEL_ASGI_EXCLUDE_SPANS,
+        MAX_OTEL_DROP_PARENTLESS_SPANS,
+    }
 )
-"""Variables whose empty value means something (no exporters; record both ASGI spans)."""
+"""Variables whose empty value means something (no exporters; record both ASGI spans; keep
+every parentless span)."""
 
 Check = Callable[[str], "str | None"]
 
@@ -184,6 +194,12 @@ def _asgi_spans(value: str) -> str | None:
     return None if set(spans) <= {"receive", "send"} else "must list receive, send, both or none"
 
 
+def _droppable(value: str) -> str | None:
+    if parse_instrumentation_names(value) <= DROPPABLE_INSTRUMENTATIONS:
+        return None
+    return f"must list {', '.join(sorted(DROPPABLE_INSTRUMENTATIONS))} or be empty"
+
+
 def _checks(env: Mapping[str, str], installed: InstalledComponents) -> list[tuple[str, Check]]:
     protocols: tuple[str, ...] = ("grpc",)
     if _HTTP_EXPORTER in installed.of(EXPORTER_GROUPS["TRACES"]):
@@ -209,6 +225,7 @@ def _checks(env: Mapping[str, str], installed: InstalledComponents) -> list[tupl
         (MAX_OTEL_LOG_LEVEL, _log_level),
         (MAX_OTEL_BAGGAGE_KEYS, _baggage_keys),
         (MAX_OTEL_ASGI_EXCLUDE_SPANS, _asgi_spans),
+        (MAX_OTEL_DROP_PARENTLESS_SPANS, _droppable),
         (MAX_OTEL_SLOW_QUERY_LOGGING, _boolean),
     ]
     return checks
