@@ -43,6 +43,7 @@ from opentelemetry.util.types import AttributeValue
 
 from max_otel.instrumentation.baggage_policy import CONVERSATION_ID
 from max_otel.instrumentation.plain_attributes import plain_attributes
+from max_otel.processors.in_process.span_copy import span_copy
 
 logger = logging.getLogger(__name__)
 
@@ -62,21 +63,8 @@ class _Held:
 
 
 def with_attribute(span: ReadableSpan, key: str, value: AttributeValue) -> ReadableSpan:
-    """A copy of the ended ``span`` with ``key`` set to ``value``."""
-    return ReadableSpan(
-        name=span.name,
-        context=span.context,
-        parent=span.parent,
-        resource=span.resource,
-        attributes={**plain_attributes(span.attributes), key: value},
-        events=span.events,
-        links=span.links,
-        kind=span.kind,
-        status=span.status,
-        start_time=span.start_time,
-        end_time=span.end_time,
-        instrumentation_scope=span.instrumentation_scope,
-    )
+    """A copy of the ended ``span`` with ``key`` set to ``value`` (dropped counts kept)."""
+    return span_copy(span, attributes={**plain_attributes(span.attributes), key: value})
 
 
 def is_local_root(span: ReadableSpan) -> bool:

@@ -32,6 +32,7 @@ from max_otel.processors.in_process._redactor import (
     redacted_attributes,
     redacted_text,
 )
+from max_otel.processors.in_process.span_copy import span_copy
 
 logger = logging.getLogger(__name__)
 
@@ -121,19 +122,14 @@ class RedactingSpanExporter(SpanExporter):
             return span
         if description != status.description:
             status = Status(status.status_code, description)
-        return ReadableSpan(
+        return span_copy(
+            span,
             name=name,
-            context=span.context,
-            parent=span.parent,
-            resource=resource,
             attributes=attributes,
             events=events,
             links=links,
-            kind=span.kind,
             status=status,
-            start_time=span.start_time,
-            end_time=span.end_time,
-            instrumentation_scope=span.instrumentation_scope,
+            resource=resource,
         )
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
