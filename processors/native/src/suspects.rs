@@ -78,8 +78,12 @@ impl<'a, 'py> Suspects<'a, 'py> {
         let spec = &schema.messages[index];
         let in_item = in_item || spec.count_field != 0;
         let mut leaves = 0usize; // leaves of this message seen so far
+        let mut single_until = 0usize; // leaves up to here are compared one by one
+        let message = index as u32; // fewer than 2^32 message types (see `Schema::new`)
+        let base = offset_in(self.root, data);
         let mut pos = 0;
         while pos < data.len() {
+            let start = pos;
             let (number, payload, end) = match short_len_field(data, pos) {
                 Some(field) => field,
                 None => {
@@ -105,9 +109,25 @@ impl<'a, 'py> Suspects<'a, 'py> {
                 }
                 Action::Leaf(role) => {
                     leaves += 1;
+                    if leaves > single_until {
+                        if let Some(run) = self.recent.run(leaves, role, message) {
+                            let size = run.end - run.start;
+                            let here = data.get(start..start + size);
+                            if here.is_some() && here == self.root.get(run.start..run.end) {
+                                // the same fields as the run's: its leaves, each matching
+                                pos = start + size;
+                                leaves = run.last;
+                                continue;
+                            }
+                            // a run compared in vain is not compared again: each byte of
+                            // the request is compared at most twice
+                            single_until = run.last;
+                        }
+                    }
                     if !self.recent.matches(leaves, role, payload) {
                         let kind = kind_of(spec, number);
-                        self.new_leaf(role, kind, payload, depth, leaves, in_item)?;
+                        let field = (message, base + start, base + end);
+                        self.new_leaf(role, kind, payload, depth, leaves, field, in_item)?;
                     }
                 }
             }
@@ -116,8 +136,10 @@ impl<'a, 'py> Suspects<'a, 'py> {
     }
 
     /// A leaf unlike the previous item's: validate it, ask the pre-filter, and if it is
-    /// suspicious keep it for the engine.
+    /// suspicious keep it for the engine; `field`: the message type it is a leaf of, and
+    /// where its field is in the request.
     #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
     fn new_leaf(
         &mut self,
         role: Role,
@@ -125,20 +147,22 @@ impl<'a, 'py> Suspects<'a, 'py> {
         payload: &'a [u8],
         depth: u32,
         position: usize,
+        field: (u32, usize, usize),
         in_item: bool,
     ) -> WalkResult<()> {
+        let (message, start, end) = field;
         if self.prefilter.is_known_clean(role, payload) {
-            self.recent.remember(position, role, payload);
+            self.recent.remember(position, role, payload, message, start, end);
             return Ok(());
         }
         self.schema.validate_payload(kind, payload, depth)?;
         if role == Role::Attribute && self.callbacks.keeps_keys && self.key_is_kept(payload)? {
             self.prefilter.remember_clean(role, payload);
-            self.recent.remember(position, role, payload);
+            self.recent.remember(position, role, payload, message, start, end);
             return Ok(());
         }
         if !self.prefilter.is_suspicious(role, payload) {
-            self.recent.remember(position, role, payload);
+            self.recent.remember(position, role, payload, message, start, end);
             return Ok(());
         }
         if !in_item {
@@ -189,6 +213,12 @@ impl<'a, 'py> Suspects<'a, 'py> {
         self.prefilter.remember_key(key, kept);
         Ok(kept)
     }
+}
+
+/// Where `piece` (a part of `root`) starts in it.
+#[inline]
+fn offset_in(root: &[u8], piece: &[u8]) -> usize {
+    (piece.as_ptr() as usize).wrapping_sub(root.as_ptr() as usize)
 }
 
 /// The kind of field `number` of `spec`, which has an action (so a kind).
