@@ -3,7 +3,7 @@
 An idle Celery worker talks to its Redis broker all the time: a heartbeat ``PUBLISH`` every
 2 seconds, plus the ``EVALSHA``/``SREM``/``LLEN`` of its start-up and its control mailbox.
 Each is a Redis span without a parent, so each becomes a one-span trace that names no
-conversation: tens of thousands a day per worker process, burying the traces engineers
+conversation: tens of thousands a day per worker, burying the traces engineers
 look for. A Redis command made inside a request or a task has a parent and is kept::
 
     processor = DropParentlessSpans(inner, frozenset({"redis"}))
