@@ -32,7 +32,10 @@ def service(tmp_path_factory, redis_server, receiver, crm: CrmEndpoint) -> Itera
         redis_url=redis_server.url,
         otlp_endpoint=receiver.endpoint,
         distro="plain",
-        env={"MAX_INTEGRATION_URL": crm.url},
+        # The plain distro's OTLP exporter opens its gRPC channel in the worker's parent:
+        # a pool child forked while that channel is busy could not export (seen: 2 runs in
+        # 13 lost the task's spans); gRPC's fork support keeps the harness steady.
+        env={"MAX_INTEGRATION_URL": crm.url, "GRPC_ENABLE_FORK_SUPPORT": "1"},
     ) as running:
         yield running
 
