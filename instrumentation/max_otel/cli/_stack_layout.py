@@ -12,10 +12,11 @@ agree on one port map. Defaults are loopback only::
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+
+from max_otel.cli.free_ports import free_port, port_is_free
 
 _DEFAULT_TOOLS_DIR = Path.home() / ".cache" / "max-otel" / "bin"
 _DEFAULT_STATE_DIR = Path.home() / ".local" / "state" / "max-otel"
@@ -45,29 +46,13 @@ _PORTS: dict[str, tuple[str, str]] = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _free_port_run(length: int) -> int:
     """First port of ``length`` consecutive ports that are free right now."""
     for _ in range(50):
-        first = _free_port()
-        if first + length < 65536 and all(_port_is_free(first + i) for i in range(length)):
+        first = free_port()
+        if first + length < 65536 and all(port_is_free(first + i) for i in range(length)):
             return first
     raise RuntimeError(f"no run of {length} free ports on 127.0.0.1")
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 def _find_repository_root(start: Path) -> Path | None:
@@ -149,11 +134,11 @@ class StackLayout:
         """A layout where every part listens on a free 127.0.0.1 port (for tests)."""
         env = dict(os.environ if env is None else env)
         for var, _ in _ADDRESSES.values():
-            env[var] = f"127.0.0.1:{_free_port()}"
+            env[var] = f"127.0.0.1:{free_port()}"
         # the processor's workers take consecutive metrics ports: keep a free run of them
         env["MAX_OTEL_PROCESSOR_METRICS_LISTEN"] = f"127.0.0.1:{_free_port_run(8)}"
         for var, _ in _PORTS.values():
-            env[var] = str(_free_port())
+            env[var] = str(free_port())
         env["MAX_OTEL_STATE_DIR"] = str(state_dir)
         return cls.from_environment(env)
 
