@@ -1,13 +1,16 @@
-"""A gate that keeps ``fork()`` from happening while telemetry is being exported.
+"""A gate that keeps ``fork()`` from happening while a thread is inside native code whose
+locks a child would inherit held.
 
-gRPC's fork handlers only run when no thread is inside a gRPC call (else gRPC logs "Other
-threads are currently calling into gRPC, skipping fork() handlers"), and a child forked in
-the middle of an export or a metric collection inherits locks that nobody will release
-there: its first export or flush can then hang forever. Export RPCs
-(``grpc_exporters.gate_grpc_calls``) and the metric readers' collections
-(``process_local.make_metric_readers_process_local``) run inside
-``FORK_GATE.enter()``/``leave()``; before a fork (registered with ``os.register_at_fork``) the
-gate stops new ones and waits, at most ``max_wait`` seconds, for the running ones to finish::
+A child forked while another thread of its parent is inside gRPC, inside an RE2 match, or in
+the middle of a metric collection inherits locks that nobody will release there: its first
+export, log line or flush can then hang forever (gRPC also skips its fork handlers when a
+thread is inside a call: "Other threads are currently calling into gRPC, skipping fork()
+handlers"; RE2 keeps its DFA cache under a mutex, taken during a match). Export RPCs
+(``grpc_exporters.gate_grpc_calls``), the metric readers' collections
+(``process_local.make_metric_readers_process_local``) and every redaction call
+(``fork_gated_redactor.ForkGatedRedactor``) run inside ``FORK_GATE.enter()``/``leave()``;
+before a fork (registered with ``os.register_at_fork``) the gate stops new entries and waits,
+at most ``max_wait`` seconds, for the threads inside to leave::
 
     FORK_GATE.enter()
     try:
@@ -15,7 +18,9 @@ gate stops new ones and waits, at most ``max_wait`` seconds, for the running one
     finally:
         FORK_GATE.leave()
 
-The gate is not re-entrant: code inside the gate must not enter it again.
+The gate is re-entrant (a thread may enter again while inside), and a thread that forks while
+inside does not wait for itself. Entering and leaving costs a few dictionary operations (no
+lock) unless a fork is under way: it sits on the path of every redacted log line and span.
 """
 
 from __future__ import annotations
@@ -25,46 +30,65 @@ import threading
 import time
 
 _DEFAULT_FORK_WAIT_SECONDS = 3.0
+_POLL_SECONDS = 0.0005
 
 
 class ForkGate:
-    """Counts the gated calls in flight; ``before_fork`` waits for them to finish, and new
-    ones wait until the fork is done (in the parent) or start afresh (in the child)."""
+    """Knows which threads are inside; ``before_fork`` waits for them to leave, and threads
+    that enter during a fork wait until it is done (in the parent) or start afresh (in the
+    child).
+
+    Correct under the GIL: each thread writes only its own entry of ``_inside`` and registers
+    before it checks ``_forking``, so a thread either is seen inside by ``before_fork`` or sees
+    the fork and steps back.
+    """
 
     def __init__(self, max_wait: float = _DEFAULT_FORK_WAIT_SECONDS) -> None:
         self._max_wait = max_wait
         self._reset()
 
     def _reset(self) -> None:
-        self._condition = threading.Condition()
-        self._active = 0
+        self._inside: dict[int, int] = {}
         self._forking = False
+        self._fork_done = threading.Event()
+        self._fork_done.set()
 
     def enter(self) -> None:
-        with self._condition:
-            while self._forking:
-                self._condition.wait()
-            self._active += 1
+        thread = threading.get_ident()
+        inside = self._inside
+        depth = inside.get(thread, 0)
+        inside[thread] = depth + 1
+        while self._forking and depth == 0:
+            del inside[thread]  # step back and let the fork happen first
+            self._fork_done.wait()
+            inside[thread] = 1
 
     def leave(self) -> None:
-        with self._condition:
-            self._active -= 1
-            self._condition.notify_all()
+        thread = threading.get_ident()
+        inside = self._inside
+        depth = inside[thread]
+        if depth == 1:
+            del inside[thread]
+        else:
+            inside[thread] = depth - 1
 
     def before_fork(self) -> None:
-        with self._condition:
-            self._forking = True
-            deadline = time.monotonic() + self._max_wait
-            while self._active and time.monotonic() < deadline:
-                self._condition.wait(deadline - time.monotonic())
+        self._fork_done.clear()
+        self._forking = True
+        me = threading.get_ident()
+        deadline = time.monotonic() + self._max_wait
+        while any(thread != me for thread in list(self._inside)) and time.monotonic() < deadline:
+            time.sleep(_POLL_SECONDS)
 
     def after_fork_in_parent(self) -> None:
-        with self._condition:
-            self._forking = False
-            self._condition.notify_all()
+        self._forking = False
+        self._fork_done.set()
 
     def after_fork_in_child(self) -> None:
-        self._reset()  # the exporting threads do not exist in the child
+        inside = self._inside.get(threading.get_ident(), 0)
+        self._reset()  # the other threads do not exist in the child
+        if inside:
+            self._inside[threading.get_ident()] = inside
 
 
 FORK_GATE = ForkGate()
