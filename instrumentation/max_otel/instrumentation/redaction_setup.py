@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from max_otel.instrumentation.environment_variables import MAX_OTEL_REDACTION_RULES
+from max_otel.instrumentation.fork_gated_redactor import ForkGatedRedactor
 from max_otel.processors.redaction import (
     ConfigurationError,
     PseudonymKey,
@@ -86,7 +87,8 @@ def configured_key(env: Mapping[str, str], rules: RedactionRules) -> PseudonymKe
 
 
 def build_redactor(env: Mapping[str, str] | None = None) -> Redactor:
-    """The process's redactor from the environment (``os.environ`` when None)."""
+    """The process's redactor from the environment (``os.environ`` when None); safe to use
+    across ``fork()`` (a ``ForkGatedRedactor``)."""
     source = os.environ if env is None else env
     rules = load_configured_rules(source)
-    return Redactor(rules, configured_key(source, rules))
+    return ForkGatedRedactor(rules, configured_key(source, rules))

@@ -51,6 +51,7 @@ from max_otel.instrumentation.audit.events import (
     JsonValue,
 )
 from max_otel.instrumentation.audit.store import AuditStore
+from max_otel.instrumentation.fork_gated_redactor import ForkGatedRedactor
 from max_otel.processors.redaction import PseudonymKey, Redactor, load_rules
 
 logger = logging.getLogger(__name__)
@@ -129,7 +130,9 @@ class AuditTrail:
         environment = os.environ if env is None else env
         url = resolve_database_url(database_url, environment)
         if redactor is None:
-            redactor = Redactor(load_rules(None), PseudonymKey.from_environment(environment))
+            redactor = ForkGatedRedactor(
+                load_rules(None), PseudonymKey.from_environment(environment)
+            )
         return cls(
             AuditStore(audit_engine(url), redactor),
             policy=policy or FailurePolicy.from_environment(environment),

@@ -38,6 +38,7 @@ from typing import Any
 from sqlalchemy import event
 
 from max_otel.instrumentation.conversation import current_conversation_id
+from max_otel.instrumentation.fork_gated_redactor import ForkGatedRedactor
 from max_otel.instrumentation.slow_queries.threshold import slow_query_threshold_seconds
 from max_otel.processors.redaction import (
     ConfigurationError,
@@ -72,7 +73,7 @@ def redaction_scrubber(redactor: Redactor | None = None) -> StatementScrubber:
             key = PseudonymKey.from_environment()
         except ConfigurationError:
             key = PseudonymKey.generate_throwaway()
-        redactor = Redactor(load_rules(None), key)
+        redactor = ForkGatedRedactor(load_rules(None), key)
     engine = redactor
 
     def scrub(statement: str) -> str:
