@@ -33,9 +33,9 @@ process, until every span is exported: the export thread's encoding and redactio
 too), in blocks of 100 requests, keeping the cheapest block of ``--asgi-rounds`` processes
 (other load on the machine only ever makes a block dearer): the steadiest per-request
 figure on a shared machine.
-``--rounds 0`` skips the HTTP measurements. ``--callgrind 150`` only counts the instructions
-of 150 requests of that loop under valgrind's callgrind, per configuration (about 5 minutes
-for each, two at a time): the figure that does not move with the load on the machine.
+``--rounds 0`` skips the HTTP measurements. ``bench/instrumentation_callgrind.py`` counts the
+instructions of the same loop under valgrind's callgrind: the figure that does not move with
+the load on the machine.
 
 ``--baseline DIR`` adds ``max_otel@baseline`` and ``max_otel-3-spans@baseline``: the same
 configurations running the max_otel of another checkout of this repository (its
@@ -56,72 +56,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent import futures
-from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO / "examples") not in sys.path:
-    sys.path.insert(0, str(REPO / "examples"))
+import httpx
+from asgi_loop import CONFIGS, Config, DiscardReceiver, baseline_configs, loop_command, sample_api
 
-import grpc  # noqa: E402
-import httpx  # noqa: E402
-from max_service_launch.local_servers import free_port  # noqa: E402
-from max_service_launch.sample_service import SampleService  # noqa: E402
-
-_EXPORT_METHODS = (
-    "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-    "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
-    "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
-)
 _REQUESTS_PER_SEC = re.compile(r"Requests/sec:\s+([0-9.]+)")
-
-
-@dataclass(frozen=True)
-class Config:
-    """One way of running the API."""
-
-    name: str
-    spans: int
-    instrumented: bool = True
-    distro: str = "max_otel"
-    env: dict[str, str | None] = field(default_factory=dict)
-    baseline: bool = False
-
-
-CONFIGS = (
-    Config("none", 0, instrumented=False),
-    Config("plain-distro", 3, distro="plain"),
-    Config("max_otel", 1),
-    Config("max_otel-3-spans", 3, env={"MAX_OTEL_ASGI_EXCLUDE_SPANS": ""}),
-    Config("max_otel-no-span-redaction", 1, env={"MAX_OTEL_REDACT_SPANS": "false"}),
-)
-
-
-class DiscardReceiver:
-    """An OTLP/gRPC endpoint that answers OK without decoding anything."""
-
-    def __init__(self) -> None:
-        self.requests = 0
-        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-        handler = grpc.unary_unary_rpc_method_handler(self._export)  # raw bytes in and out
-        for method in _EXPORT_METHODS:
-            service = method.split("/")[1]
-            self._server.add_generic_rpc_handlers(
-                (grpc.method_handlers_generic_handler(service, {"Export": handler}),)
-            )
-        self.port = self._server.add_insecure_port("127.0.0.1:0")
-
-    def _export(self, request: bytes, context: grpc.ServicerContext) -> bytes:
-        self.requests += 1
-        return b""
-
-    def __enter__(self) -> DiscardReceiver:
-        self._server.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.stop(0)
+_US_PER_REQUEST = re.compile(r"^us_per_request=([0-9.]+)$", re.MULTILINE)
 
 
 def wrk(url: str, connections: int, seconds: float) -> float:
@@ -159,85 +100,9 @@ def python_load(url: str, connections: int, seconds: float) -> float:
     return sum(done.values()) / (time.monotonic() - started)
 
 
-def baseline_configs() -> tuple[Config, ...]:
-    """The max_otel configurations again, run from the ``--baseline`` tree."""
-    return tuple(
-        Config(f"{c.name}@baseline", c.spans, env=c.env, baseline=True)
-        for c in CONFIGS
-        if c.name in ("max_otel", "max_otel-3-spans")
-    )
-
-
-def sample_api(
-    config: Config, workdir: Path, endpoint: str, baseline: Path | None = None
-) -> SampleService:
-    """The sample API (no worker) as ``config`` runs it; not started."""
-    env = dict(config.env)
-    if config.baseline:
-        if baseline is None:
-            raise ValueError(f"{config.name} needs the --baseline tree")
-        roots = [baseline / "instrumentation", baseline / "processors", REPO / "examples"]
-        env["PYTHONPATH"] = ":".join(str(root) for root in roots)
-    return SampleService(
-        workdir / config.name,
-        redis_url=f"redis://127.0.0.1:{free_port()}/0",  # /ping never touches Redis
-        otlp_endpoint=endpoint,
-        instrumented=config.instrumented,
-        distro="plain" if config.distro == "plain" else "max_otel",
-        worker=False,
-        fast_export=False,
-        api_args=["--no-access-log", "--log-level", "warning"],
-        env=env,
-    )
-
-
 def load_generator() -> Callable[[str, int, float], float]:
     """``wrk`` when installed, else the bounded Python client."""
     return wrk if shutil.which("wrk") else python_load
-
-
-_ASGI_LOOP = """
-import asyncio, functools, gc, sys, time
-from opentelemetry import trace
-from max_service.app import app
-
-SCOPE = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-         "scheme": "http", "path": "/ping", "raw_path": b"/ping", "query_string": b"",
-         "root_path": "", "headers": [(b"host", b"127.0.0.1"), (b"user-agent", b"bench")],
-         "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000)}
-
-async def receive():
-    return {"type": "http.request", "body": b"", "more_body": False}
-
-async def send(message):
-    pass
-
-def flush():  # export every span ended so far (the no-op provider has no force_flush)
-    getattr(trace.get_tracer_provider(), "force_flush", lambda: True)()
-
-async def requests(count):
-    for _ in range(count):
-        await app(dict(SCOPE), receive, send)
-
-async def run(count, block=100):
-    await requests(200)
-    flush()
-    costs = []
-    for _ in range(max(1, count // block)):
-        started = time.process_time()
-        await requests(block)
-        flush()
-        costs.append((time.process_time() - started) / block * 1e6)
-    return min(costs)
-
-if sys.argv[2:] == ["callgrind"]:  # instructions counted inside functools.reduce only
-    asyncio.run(requests(300)); flush(); gc.collect(); gc.freeze()
-    count = int(sys.argv[1])
-    functools.reduce(lambda _a, _i: (asyncio.run(requests(count)), flush()), range(1), None)
-else:
-    print(f"us_per_request={asyncio.run(run(int(sys.argv[1]))):.1f}", flush=True)
-"""
-_US_PER_REQUEST = re.compile(r"^us_per_request=([0-9.]+)$", re.MULTILINE)
 
 
 def asgi_direct(
@@ -247,12 +112,9 @@ def asgi_direct(
     no load generator: the cleanest per-request figure), in a process started like the API."""
     api = sample_api(config, workdir, endpoint, baseline)
     environment = api.environment("api")
-    command = [sys.executable, "-c", _ASGI_LOOP, str(requests)]
-    if config.instrumented:
-        command = ["opentelemetry-instrument", "python", "-c", _ASGI_LOOP, str(requests)]
     (workdir / config.name).mkdir(parents=True, exist_ok=True)
     result = subprocess.run(  # the exit status is not ours to judge (plain distro: 1)
-        command,
+        loop_command(config, str(requests)),
         env=environment,
         cwd=workdir / config.name,
         capture_output=True,
@@ -264,61 +126,6 @@ def asgi_direct(
     if match is None:
         raise RuntimeError(f"{config.name}: no figure printed:\n{result.stdout}{result.stderr}")
     return float(match.group(1))
-
-
-_COLLECTED = re.compile(r"Collected : ([0-9]+)")
-
-
-def asgi_instructions(
-    config: Config, workdir: Path, endpoint: str, requests: int, baseline: Path | None = None
-) -> float:
-    """Instructions per ``/ping`` (callgrind, thread calling the app only), the same loop as
-    ``asgi_direct``: deterministic within about 1 %. The export thread waits (schedule delay
-    10 min) and the final flush exports every span in the counted thread, so ``requests``
-    times the spans of a request must stay under the batch size (512). The garbage collector
-    is frozen after the warm-up, so a full collection costs what the new objects cost."""
-    api = sample_api(config, workdir, endpoint, baseline)
-    environment = api.environment("api") | {"PYTHONHASHSEED": "0"}
-    environment["OTEL_BSP_SCHEDULE_DELAY"] = "600000"
-    command = [sys.executable, "-c", _ASGI_LOOP, str(requests), "callgrind"]
-    if config.instrumented:
-        command = ["opentelemetry-instrument", "python", *command[1:]]
-    valgrind = ["valgrind", "--tool=callgrind", "--trace-children=yes", "--collect-atstart=no"]
-    valgrind += ["--toggle-collect=functools_reduce", "--callgrind-out-file=/dev/null"]
-    (workdir / config.name).mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(
-        [*valgrind, *command],
-        env=environment,
-        cwd=workdir / config.name,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    counts = [int(found) for found in _COLLECTED.findall(result.stderr)]
-    if not any(counts):
-        raise RuntimeError(f"{config.name}: callgrind counted nothing:\n{result.stderr[-2000:]}")
-    return max(counts) / requests
-
-
-def print_instructions(args: argparse.Namespace, configs: tuple[Config, ...]) -> None:
-    """``--callgrind``: instructions per request of each configuration, two at a time."""
-    with (
-        tempfile.TemporaryDirectory(prefix="max-otel-bench-") as tmp,
-        DiscardReceiver() as sink,
-        futures.ThreadPoolExecutor(max_workers=2) as pool,
-    ):
-        endpoint = f"http://127.0.0.1:{sink.port}"
-        count = args.callgrind
-        jobs = {
-            c.name: pool.submit(asgi_instructions, c, Path(tmp), endpoint, count, args.baseline)
-            for c in configs
-        }
-        counts = {name: job.result() for name, job in jobs.items()}
-    print(f"ASGI app called directly, {count} requests, instructions per request (callgrind):")
-    for config in configs:
-        added = counts[config.name] - counts["none"]
-        print(f"  {config.name:<28} {counts[config.name]:10.0f}   added {added:10.0f}")
 
 
 def span_redaction_cost(samples: int = 2000) -> float:
@@ -369,17 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--baseline", type=Path, help="another checkout of this repository to compare with"
     )
-    parser.add_argument(
-        "--callgrind",
-        type=int,
-        metavar="REQUESTS",
-        help="only count instructions per request under callgrind (150; at most 170)",
-    )
     args = parser.parse_args(argv)
     configs = CONFIGS + (baseline_configs() if args.baseline else ())
-    if args.callgrind:
-        print_instructions(args, configs)
-        return 0
 
     best: dict[str, list[float]] = {config.name: [0.0, 0.0] for config in configs}
     load = load_generator()
