@@ -6,7 +6,8 @@ Two subprocesses, with ``PYTHONPATH=examples``::
     opentelemetry-instrument celery -A max_service.worker worker --pool=prefork \\
         --concurrency=2 --loglevel=info
 
-(without ``opentelemetry-instrument`` when ``instrumented=False``). The environment is this
+(without ``opentelemetry-instrument`` when ``instrumented=False``; ``pool`` picks another
+Celery pool). The environment is this
 process's minus every ``OTEL_*`` and ``MAX_*`` variable, plus the service's settings, plus
 (instrumented) ``OTEL_PYTHON_DISTRO``/``OTEL_PYTHON_CONFIGURATOR`` chosen by ``distro`` (always
 both: with two distros installed the first found would win), ``OTEL_SERVICE_NAME`` per
@@ -94,6 +95,7 @@ class SampleService:
         fast_export: bool = True,
         worker: bool = True,
         concurrency: int = 2,
+        pool: str = "prefork",
         api_args: Sequence[str] = (),
         worker_args: Sequence[str] = (),
         env: Mapping[str, str | None] | None = None,
@@ -120,6 +122,7 @@ class SampleService:
         self._fast_export = fast_export
         self._with_worker = worker
         self._concurrency = concurrency
+        self._pool = pool
         self._extra_args: dict[Process, Sequence[str]] = {"api": api_args, "worker": worker_args}
         self._env_overrides = dict(env or {})
         self._startup_timeout = startup_timeout
@@ -182,7 +185,7 @@ class SampleService:
             argv = ["uvicorn", "max_service.app:app", "--host", "127.0.0.1"]
             argv += ["--port", str(self.port)]
         else:
-            argv = ["celery", "-A", "max_service.worker", "worker", "--pool=prefork"]
+            argv = ["celery", "-A", "max_service.worker", "worker", f"--pool={self._pool}"]
             argv += [f"--concurrency={self._concurrency}", "--loglevel=info"]
         argv += list(self._extra_args[process])
         return ["opentelemetry-instrument", *argv] if self.instrumented else argv
@@ -342,9 +345,13 @@ class SampleService:
             return traffic.send_webhook(client, self.webhook_secret, phone, text, customer_name)
 
     def wait_until_assigned(self, conversation_id: str, timeout: float = 20.0) -> dict[str, Any]:
-        """Poll the API until the worker assigned the conversation; return it."""
+        """Poll the API until the worker assigned the conversation; return it. The
+        ``TimeoutError`` carries the tail of the worker's output."""
         with self.client() as client:
-            return traffic.wait_until_assigned(client, conversation_id, timeout)
+            try:
+                return traffic.wait_until_assigned(client, conversation_id, timeout)
+            except TimeoutError as error:
+                raise TimeoutError(f"{error}\n{self.output_tail('worker')}") from error
 
     def drive_traffic(self, rounds: int = 1) -> list[str]:
         """Run :func:`max_service.traffic.drive_conversations`; return the conversation ids."""

@@ -1,9 +1,14 @@
 """The harness under the plain opentelemetry-distro: one inbound message is one trace.
 
-The API's spans and the Celery worker's spans (a forked prefork child) reach the OTLP test
-receiver with the same trace id, the worker's task span a child of the API's publish span:
-the trace context travelled in the Celery task headers. This proves the harness for the
-distro's end-to-end tests.
+The API's spans and the Celery worker's spans reach the OTLP test receiver with the same
+trace id, the worker's task span a child of the API's publish span: the trace context
+travelled in the Celery task headers. This proves the harness for the distro's end-to-end
+tests.
+
+The worker runs its tasks in its own process (``--pool=solo``): the plain distro's exporters
+are not fork-safe. Under ``--pool=prefork`` its pool processes lost their spans (2 runs in 13)
+and, with gRPC's fork support turned on, once did not run the task at all in a CI run. The
+max_otel distro's prefork behaviour is what ``tests/e2e`` checks.
 """
 
 from __future__ import annotations
@@ -32,10 +37,8 @@ def service(tmp_path_factory, redis_server, receiver, crm: CrmEndpoint) -> Itera
         redis_url=redis_server.url,
         otlp_endpoint=receiver.endpoint,
         distro="plain",
-        # The plain distro's OTLP exporter opens its gRPC channel in the worker's parent:
-        # a pool child forked while that channel is busy could not export (seen: 2 runs in
-        # 13 lost the task's spans); gRPC's fork support keeps the harness steady.
-        env={"MAX_INTEGRATION_URL": crm.url, "GRPC_ENABLE_FORK_SUPPORT": "1"},
+        pool="solo",
+        env={"MAX_INTEGRATION_URL": crm.url},
     ) as running:
         yield running
 
