@@ -7,12 +7,12 @@ Two subprocesses, with ``PYTHONPATH=examples``::
         --concurrency=2 --loglevel=info
 
 (without ``opentelemetry-instrument`` when ``instrumented=False``; ``pool`` picks another
-Celery pool). The environment is this
-process's minus every ``OTEL_*`` and ``MAX_*`` variable, plus the service's settings, plus
-(instrumented) ``OTEL_PYTHON_DISTRO``/``OTEL_PYTHON_CONFIGURATOR`` chosen by ``distro`` (always
-both: with two distros installed the first found would win), ``OTEL_SERVICE_NAME`` per
-process, the OTLP endpoint, a test pseudonym key and, with ``fast_export``, short export
-intervals; ``env`` overrides all of it (a None value removes a variable)::
+Celery pool). The environment is this process's minus every ``OTEL_*`` and ``MAX_*`` variable,
+plus the service's settings, plus (instrumented)
+``OTEL_PYTHON_DISTRO``/``OTEL_PYTHON_CONFIGURATOR`` chosen by ``distro`` (always both: with two
+distros installed the first found would win), ``OTEL_SERVICE_NAME`` per process, the OTLP
+endpoint, a test pseudonym key and, with ``fast_export``, short export intervals; ``env``
+overrides all of it (a None value removes a variable)::
 
     with OtlpReceiver() as receiver, SampleService(
         tmp_path, redis_url=redis_server.url, otlp_endpoint=receiver.endpoint, distro="plain"
