@@ -21,6 +21,7 @@ PII_VALUES = (
     "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N",
     "4111 1111 1111 1111",
     "https://bob:s3cret@api.example.com/v1/items?sig=abc123",
+    "https://bob\u00a0x:s3cret@api.example.com/v1",  # RE2's \s is ASCII: not a blank there
     "SELECT * FROM users WHERE email = 'bob@example.com'",
     "sk_live_51H8abcdefghijklmnopqrstuv",
 )

@@ -48,9 +48,9 @@ def test_it_can_be_turned_off() -> None:
 def test_rules_the_compiled_prefilter_cannot_read_fall_back_to_the_python_walk(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """``\\Q...\\E`` is RE2 syntax the compiled pre-filter lacks: the rules still work."""
+    """``\\C`` (any byte) is RE2 syntax the compiled pre-filter lacks: the rules still work."""
     rules = rules_from_mapping(
-        {"custom_detectors": [{"name": "ticket", "pattern": r"\QTKT+\E[0-9]{4}", "action": "mask"}]}
+        {"custom_detectors": [{"name": "ticket", "pattern": r"TKT\C[0-9]{4}", "action": "mask"}]}
     )
     engine = Redactor(rules, PseudonymKey(TEST_PSEUDONYM_KEY.encode(), "k1"))
     with caplog.at_level(logging.ERROR, logger="max_otel.processors.otlp.native"):
@@ -60,6 +60,28 @@ def test_rules_the_compiled_prefilter_cannot_read_fall_back_to_the_python_walk(
     note = _note(result.data)
     assert note.startswith("see *** and phone:k1:")
     assert "7946" not in note
+
+
+def test_quoted_literals_are_spelled_out_for_the_compiled_prefilter() -> None:
+    rules = rules_from_mapping(
+        {"custom_detectors": [{"name": "ticket", "pattern": r"\QTKT+\E[0-9]{4}", "action": "mask"}]}
+    )
+    engine = Redactor(rules, PseudonymKey(TEST_PSEUDONYM_KEY.encode(), "k1"))
+    assert COMPILED_WALKS.serves(engine)
+    assert _note(redact_traces(engine, _request("see TKT+1234 now")).data) == "see *** now"
+    assert _note(redact_traces(engine, _request("see TKTT1234 now")).data) == "see TKTT1234 now"
+
+
+@pytest.mark.parametrize("blank", ["\u00a0", "\u2003", "\u3000"])
+def test_url_credentials_around_a_unicode_blank_are_redacted(blank: str) -> None:
+    """RE2's ``\\s`` is ASCII: a URL's user name may hold a no-break space, and the
+    pre-filter must still see the credentials (it once read ``\\s`` as Unicode, and let
+    this password through)."""
+    note = _note(
+        redact_traces(real_engine(), _request(f"see https://bob{blank}x:hunter2@h/a")).data
+    )
+    assert "hunter2" not in note
+    assert note == "see https://REDACTED:REDACTED@h/a"
 
 
 def test_a_clean_piece_seen_again_is_still_redacted_when_it_changes() -> None:
