@@ -24,3 +24,14 @@ class OtlpWalker:
     def redact(
         self, root: int, engine: Any, data: bytes
     ) -> tuple[bytes, int, int, dict[str, int]]: ...
+
+class PlainScrubber:
+    def __init__(
+        self,
+        set_patterns: list[str],
+        set_kinds: list[int],
+        value_set_patterns: list[str],
+        value_set_kinds: list[int],
+        detectors: list[tuple[str, str, int, Callable[..., Any] | None, Callable[..., Any]] | None],
+    ) -> None: ...
+    def scrub(self, text: str, hits: dict[str, int]) -> str | None: ...

@@ -15,6 +15,7 @@
 
 mod count;
 mod pairs;
+mod plain;
 mod rebuilt;
 mod recent;
 mod scan;
@@ -143,6 +144,7 @@ fn new_bytes(py: Python<'_>, message: &Rebuilt<'_>) -> PyResult<Py<PyAny>> {
 #[pymodule]
 fn max_otel_native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<OtlpWalker>()?;
+    module.add_class::<plain::PlainScrubber>()?;
     module.add("WireError", module.py().get_type::<WireError>())?;
     Ok(())
 }

@@ -102,6 +102,11 @@ class RegexDetector:
         self._group = group
         self._loop = (self._searcher.match, self._searcher.anchor, validate, group, replace)
 
+    def parts(self) -> tuple[str, str, int, Validator | None, Callable[[bytes], bytes | None]]:
+        """(name, pattern, group, validate, replace): what ``find_plain`` runs, for a
+        compiled equivalent."""
+        return self.name, self.pattern, self._group, self._validate, self._replace
+
     def find(self, data: bytes) -> list[Finding]:
         return [_new_tuple(Finding, found) for found in self.find_plain(data)]
 

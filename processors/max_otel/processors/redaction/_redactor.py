@@ -27,6 +27,7 @@ from typing import Final
 import re2
 
 from max_otel.processors.redaction._attributes import FAIL_CLOSED, AttributeMapScrubber
+from max_otel.processors.redaction._compiled_text import compiled_plain_scrubber
 from max_otel.processors.redaction._detectors import (
     BUILTIN_DETECTORS,
     BUILTIN_NAMES,
@@ -57,11 +58,15 @@ class Redactor:
 
     Safe to share between threads (its only mutable state is caches of key decisions and
     pseudonyms, updated with atomic dict operations). Compiles every pattern once, here.
+    ``compiled_text`` (default on) lets the compiled module, when installed, run the common
+    text case (``_compiled_text``); off, only the pure-Python path runs: the same results.
     """
 
     DROP: Final = DROP
 
-    def __init__(self, rules: RedactionRules, key: PseudonymKey) -> None:
+    def __init__(
+        self, rules: RedactionRules, key: PseudonymKey, *, compiled_text: bool = True
+    ) -> None:
         rules.validate(BUILTIN_NAMES)
         self._mask = rules.mask_text
         self._classify = KeyClassifier(rules)
@@ -100,7 +105,12 @@ class Redactor:
             self._scanner.locate_texts,
         )
         self._text = TextScrubber(
-            self._scanner, detectors, structural, UrlTextDetector(url), rules.mask_text
+            self._scanner,
+            detectors,
+            structural,
+            UrlTextDetector(url),
+            rules.mask_text,
+            compiled_plain_scrubber(self._scanner, detectors) if compiled_text else None,
         )
         self._values = ValueScrubber(
             self._classify, replacements, self._scanner, self._text, url, rules.max_depth

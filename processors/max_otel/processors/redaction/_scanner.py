@@ -93,19 +93,33 @@ class PiiScanner:
         keys = [f"(?i:{relax(pattern, key=True)})" for pattern in key_patterns]
         hint = [] if protected_hint is None else [protected_hint]
         # Two sets; the kinds say what each index of a set stands for, in the order given.
-        self._match = _compiled_set(
-            [*gated, *_TRIGGERS, *keys, SQL_START, SQL_BODY, url_pattern, *hint]
+        self.set_patterns: tuple[str, ...] = (
+            *gated,
+            *_TRIGGERS,
+            *keys,
+            SQL_START,
+            SQL_BODY,
+            url_pattern,
+            *hint,
         )
+        """The ``Set`` of ``scan(data)``, over the scan buffer; ``set_kinds`` says what each
+        pattern stands for (0 detector, 1 key or trigger, 2 and 3 SQL, 4 URL, 5 protected)."""
+        self._match = _compiled_set(self.set_patterns)
         self._kinds = (
             [_DETECTOR] * len(gated)
             + [_STRUCTURE] * (len(_TRIGGERS) + len(keys))
             + [_SQL_START, _SQL_BODY, _URL]
             + [_PROTECTED] * len(hint)
         )
-        self._match_values = _compiled_set([*gated, SQL_START, SQL_BODY, *hint])  # keys=False
+        self.value_set_patterns: tuple[str, ...] = (*gated, SQL_START, SQL_BODY, *hint)
+        """The ``Set`` of ``scan(data, keys=False)``, over ``data``; kinds in
+        ``value_set_kinds``."""
+        self._match_values = _compiled_set(self.value_set_patterns)
         self._value_kinds = (
             [_DETECTOR] * len(gated) + [_SQL_START, _SQL_BODY] + [_PROTECTED] * len(hint)
         )
+        self.set_kinds: tuple[int, ...] = tuple(self._kinds)
+        self.value_set_kinds: tuple[int, ...] = tuple(self._value_kinds)
         self._always_protected = protected_hint is None
         self._results: dict[tuple[int, ...], ScanResult] = {}
         """Indices the set matched -> the scan's result: few sets of indices recur."""

@@ -1,0 +1,61 @@
+"""The engine's common text case in compiled code, when ``max_otel_native`` is installed.
+
+``compiled_plain_scrubber(scanner, detectors)`` gives ``PlainScrubber.scrub`` (see
+``processors/native/src/plain.rs``): for free text in which only value detectors fire and
+their findings do not overlap, the scan, the detectors' searches and the replacement run
+in one call, with the detectors' own validators and replacements; for any other text it
+answers None and the engine's general path runs. Its result is the pure-Python engine's,
+to the byte and the hit (a differential property test holds it to that). None when the
+module is not installed or a scan pattern has no faithful translation
+(``native_syntax``); a detector whose pattern has none is left to the general path.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+from max_otel.processors.redaction._detectors import RegexDetector
+from max_otel.processors.redaction._scanner import PiiScanner
+from max_otel.processors.redaction.native_syntax import regex_crate_pattern
+
+logger = logging.getLogger(__name__)
+
+PlainScrub = Callable[[str, Counter[str]], "str | None"]
+_PROTECTED_KIND = 5
+
+
+def compiled_plain_scrubber(
+    scanner: PiiScanner, detectors: Sequence[RegexDetector]
+) -> PlainScrub | None:
+    """The compiled ``scrub(text, hits)`` for this scanner and these detectors, or None."""
+    try:
+        from max_otel_native import PlainScrubber
+    except ImportError:
+        return None
+    if _PROTECTED_KIND not in scanner.set_kinds:
+        return None  # without the hint every text may hold a protected span
+    full = _all_translated(scanner.set_patterns)
+    values = _all_translated(scanner.value_set_patterns)
+    if full is None or values is None:
+        return None
+    parts = []
+    for detector in detectors:
+        name, pattern, group, validate, replace = detector.parts()
+        translated = regex_crate_pattern(pattern)
+        parts.append(None if translated is None else (name, translated, group, validate, replace))
+    try:
+        compiled = PlainScrubber(
+            full, list(scanner.set_kinds), values, list(scanner.value_set_kinds), parts
+        )
+    except ValueError:
+        logger.warning("compiled text scrubbing unavailable; using RE2 only", exc_info=True)
+        return None
+    scrub: PlainScrub = compiled.scrub
+    return scrub
+
+
+def _all_translated(patterns: Sequence[str]) -> list[str] | None:
+    translated = [regex_crate_pattern(pattern) for pattern in patterns]
+    return [p for p in translated if p is not None] if None not in translated else None
