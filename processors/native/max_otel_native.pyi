@@ -32,6 +32,9 @@ class PlainScrubber:
         set_kinds: list[int],
         value_set_patterns: list[str],
         value_set_kinds: list[int],
-        detectors: list[tuple[str, str, int, Callable[..., Any] | None, Callable[..., Any]] | None],
+        detectors: list[
+            tuple[str, str, int, Callable[..., Any] | None, Callable[..., Any], bool] | None
+        ],
+        protected: str,
     ) -> None: ...
     def scrub(self, text: str, hits: dict[str, int]) -> str | None: ...

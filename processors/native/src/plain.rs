@@ -8,9 +8,10 @@
 //!
 //! Contract: `scrub(text, hits)` returns what the engine's `TextScrubber.scrub` returns
 //! for `text` and adds the same hits, or returns None without touching `hits` when the text
-//! is not its case (a sensitive key, a trigger, a URL, SQL, a possible protected span, a
-//! detector it cannot run, findings that overlap, text that is not valid UTF-8): the
-//! caller then takes its general path. The patterns are the engine's, translated from RE2
+//! is not its case (a sensitive key, a trigger, a URL, SQL, a detector it cannot run,
+//! findings that overlap, text that is not valid UTF-8): the caller then takes its general
+//! path. Findings inside protected spans (pseudonyms, UUIDs, hex ids, timestamps) are
+//! dropped as the engine's `_resolve` drops them. The patterns are the engine's, translated from RE2
 //! syntax to the regex crate's so that they match the same bytes (see
 //! `max_otel.processors.redaction.native_syntax`); the validators and replacements are
 //! the engine's own Python callables, called as its detectors call them.
@@ -28,6 +29,7 @@ const REGEX_MEMORY: usize = 64 << 20;
 const DETECTOR: u8 = 0;
 const SQL_START: u8 = 2;
 const SQL_BODY: u8 = 3;
+const PROTECTED: u8 = 5;
 
 /// One value detector, as `RegexDetector.find_plain` runs it.
 struct Detector {
@@ -36,10 +38,13 @@ struct Detector {
     validate: Option<Py<PyAny>>,
     replace: Py<PyAny>,
     name: Py<PyString>,
+    /// Whether its findings make the engine look for protected spans.
+    protect: bool,
 }
 
-/// `(name, pattern, group, validate or None, replace)`: a detector as Python gives it.
-type DetectorParts = (Py<PyString>, String, usize, Option<Py<PyAny>>, Py<PyAny>);
+/// `(name, pattern, group, validate or None, replace, protect)`: a detector as Python
+/// gives it.
+type DetectorParts = (Py<PyString>, String, usize, Option<Py<PyAny>>, Py<PyAny>, bool);
 
 /// A scan set and the kind of each of its patterns.
 struct Scan {
@@ -47,9 +52,10 @@ struct Scan {
     kinds: Vec<u8>,
 }
 
-/// What a scan saw: the detectors' indices, or that the text is not this module's case.
+/// What a scan saw: the detectors' indices and whether a protected span may be there, or
+/// that the text is not this module's case.
 enum Seen {
-    Detectors(Vec<usize>),
+    Detectors(Vec<usize>, bool),
     Elsewhere,
 }
 
@@ -68,19 +74,20 @@ impl Scan {
 
     fn seen(&self, buffer: &[u8]) -> Seen {
         let mut detectors = Vec::new();
-        let (mut sql_start, mut sql_body) = (false, false);
+        let (mut sql_start, mut sql_body, mut protected) = (false, false, false);
         for index in self.set.matches(buffer).iter() {
             match self.kinds[index] {
                 DETECTOR => detectors.push(index),
                 SQL_START => sql_start = true,
                 SQL_BODY => sql_body = true,
-                _ => return Seen::Elsewhere, // a key, trigger, URL or protected span
+                PROTECTED => protected = true,
+                _ => return Seen::Elsewhere, // a key, trigger or URL
             }
         }
         if sql_start && sql_body {
             return Seen::Elsewhere;
         }
-        Seen::Detectors(detectors)
+        Seen::Detectors(detectors, protected)
     }
 }
 
@@ -100,13 +107,16 @@ pub struct PlainScrubber {
     values: Scan,
     /// By detector index; None for one this module cannot run.
     detectors: Vec<Option<Detector>>,
+    /// The engine's `_PROTECTED` pattern.
+    protected: Regex,
     key_bytes: [u8; 256],
 }
 
 #[pymethods]
 impl PlainScrubber {
-    /// `detectors[i]`: `(name, pattern, group, validate or None, replace)` of the detector
-    /// with index i in both sets, or None if its pattern has no faithful translation.
+    /// `detectors[i]`: `DetectorParts` of the detector with index i in both sets, or None
+    /// if its pattern has no faithful translation; `protected`: the pattern of the spans
+    /// no protecting detector may redact inside.
     #[new]
     fn new(
         set_patterns: Vec<String>,
@@ -114,19 +124,16 @@ impl PlainScrubber {
         value_set_patterns: Vec<String>,
         value_set_kinds: Vec<u8>,
         detectors: Vec<Option<DetectorParts>>,
+        protected: String,
     ) -> PyResult<Self> {
         let mut compiled = Vec::with_capacity(detectors.len());
         for detector in detectors {
             compiled.push(match detector {
                 None => None,
-                Some((name, pattern, group, validate, replace)) => {
-                    match RegexBuilder::new(&pattern)
-                        .size_limit(REGEX_MEMORY)
-                        .dfa_size_limit(REGEX_MEMORY)
-                        .build()
-                    {
+                Some((name, pattern, group, validate, replace, protect)) => {
+                    match compile(&pattern) {
                         Ok(regex) if group < regex.captures_len() => {
-                            Some(Detector { regex, group, validate, replace, name })
+                            Some(Detector { regex, group, validate, replace, name, protect })
                         }
                         _ => None,
                     }
@@ -145,6 +152,7 @@ impl PlainScrubber {
             full: Scan::new(set_patterns, set_kinds)?,
             values: Scan::new(value_set_patterns, value_set_kinds)?,
             detectors: compiled,
+            protected: compile(&protected).map_err(pyo3::exceptions::PyValueError::new_err)?,
             key_bytes,
         })
     }
@@ -169,22 +177,35 @@ impl PlainScrubber {
         } else {
             self.values.seen(data)
         };
-        let indices = match seen {
-            Seen::Detectors(indices) if !indices.is_empty() => indices,
-            Seen::Detectors(_) => return Ok(Some(text.clone())),
+        let (indices, maybe_protected) = match seen {
+            Seen::Detectors(indices, protected) if !indices.is_empty() => (indices, protected),
+            Seen::Detectors(..) => return Ok(Some(text.clone())),
             Seen::Elsewhere => return Ok(None),
         };
         let mut findings: Vec<Finding<'py>> = Vec::new();
         let mut data_object: Option<Bound<'py, PyBytes>> = None;
+        let mut protect = false;
         for &index in &indices {
             let Some(Some(detector)) = self.detectors.get(index) else {
                 return Ok(None);
             };
+            let before = findings.len();
             if !find(py, detector, index, data, &mut data_object, &mut findings)? {
                 return Ok(None);
             }
+            protect |= detector.protect && findings.len() > before;
         }
-        if indices.len() > 1 {
+        if protect && maybe_protected {
+            // As `_resolve`: once a protecting detector found something, no finding of
+            // any detector survives inside a protected span.
+            let spans = protected_spans(&self.protected, data);
+            if !spans.is_empty() {
+                findings.retain(|finding| {
+                    !spans.iter().any(|&(start, end)| start <= finding.start && finding.end <= end)
+                });
+            }
+        }
+        if findings.len() > 1 {
             findings.sort_by_key(|finding| (finding.start, finding.end));
             let mut last_end = 0;
             for finding in &findings {
@@ -279,4 +300,38 @@ fn find<'py>(
         position = if end > match_start { end } else { match_start + 1 };
     }
     Ok(true)
+}
+
+/// A regex as the engine's patterns are compiled here (RE2's memory budget).
+fn compile(pattern: &str) -> Result<Regex, String> {
+    RegexBuilder::new(pattern)
+        .size_limit(REGEX_MEMORY)
+        .dfa_size_limit(REGEX_MEMORY)
+        .build()
+        .map_err(|error| error.to_string())
+}
+
+/// The engine's `protected_spans(data)`: every match of `protected`, but a 16- or 32-byte
+/// alphanumeric one (a hex id) only when it stands alone and holds a hex letter.
+fn protected_spans(protected: &Regex, data: &[u8]) -> Vec<(usize, usize)> {
+    let word = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'_';
+    let mut spans = Vec::new();
+    let mut position = 0;
+    while position <= data.len() {
+        let Some(found) = protected.find_at(data, position) else {
+            break;
+        };
+        let (start, end) = (found.start(), found.end());
+        position = if end > start { end } else { start + 1 };
+        let chunk = &data[start..end];
+        if (chunk.len() == 16 || chunk.len() == 32) && chunk.iter().all(u8::is_ascii_alphanumeric) {
+            let glued =
+                (start > 0 && word(data[start - 1])) || (end < data.len() && word(data[end]));
+            if glued || !chunk.iter().any(|byte| (b'a'..=b'f').contains(byte)) {
+                continue;
+            }
+        }
+        spans.push((start, end));
+    }
+    spans
 }

@@ -1,10 +1,11 @@
 """The engine's common text case in compiled code, when ``max_otel_native`` is installed.
 
 ``compiled_plain_scrubber(scanner, detectors)`` gives ``PlainScrubber.scrub`` (see
-``processors/native/src/plain.rs``): for free text in which only value detectors fire and
-their findings do not overlap, the scan, the detectors' searches and the replacement run
-in one call, with the detectors' own validators and replacements; for any other text it
-answers None and the engine's general path runs. Its result is the pure-Python engine's,
+``processors/native/src/plain.rs``): for free text in which only value detectors fire
+(beside protected spans: ids, timestamps, pseudonyms) and their findings do not overlap,
+the scan, the detectors' searches and the replacement run in one call, with the
+detectors' own validators and replacements; for any other text it answers None and the
+engine's general path runs. Its result is the pure-Python engine's,
 to the byte and the hit (a differential property test holds it to that). None when the
 module is not installed or a scan pattern has no faithful translation
 (``native_syntax``); a detector whose pattern has none is left to the general path.
@@ -18,6 +19,7 @@ from collections.abc import Callable, Sequence
 
 from max_otel.processors.redaction._detectors import RegexDetector
 from max_otel.processors.redaction._scanner import PiiScanner
+from max_otel.processors.redaction._text import PROTECTED_PATTERN
 from max_otel.processors.redaction.native_syntax import regex_crate_pattern
 
 logger = logging.getLogger(__name__)
@@ -40,14 +42,21 @@ def compiled_plain_scrubber(
     values = _all_translated(scanner.value_set_patterns)
     if full is None or values is None:
         return None
+    protected = regex_crate_pattern(PROTECTED_PATTERN)
+    if protected is None:
+        return None
     parts = []
     for detector in detectors:
         name, pattern, group, validate, replace = detector.parts()
         translated = regex_crate_pattern(pattern)
-        parts.append(None if translated is None else (name, translated, group, validate, replace))
+        parts.append(
+            None
+            if translated is None
+            else (name, translated, group, validate, replace, detector.protect)
+        )
     try:
         compiled = PlainScrubber(
-            full, list(scanner.set_kinds), values, list(scanner.value_set_kinds), parts
+            full, list(scanner.set_kinds), values, list(scanner.value_set_kinds), parts, protected
         )
     except ValueError:
         logger.warning("compiled text scrubbing unavailable; using RE2 only", exc_info=True)

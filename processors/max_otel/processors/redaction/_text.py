@@ -36,17 +36,17 @@ from max_otel.processors.redaction._scanner import PiiScanner, ScanResult
 from max_otel.processors.redaction._search import Searcher
 from max_otel.processors.redaction._sql import looks_like_sql, scrub_sql
 
-_PROTECTED = Searcher(
-    "|".join(
-        (
-            PSEUDONYM_PATTERN,
-            r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}",
-            r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]{1,9})?)?"
-            r"(?:Z|[+\-][0-9]{2}:?[0-9]{2})?)?",
-            r"[0-9a-f]{32}|[0-9a-f]{16}",
-        )
+PROTECTED_PATTERN = "|".join(
+    (
+        PSEUDONYM_PATTERN,
+        r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}",
+        r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]{1,9})?)?"
+        r"(?:Z|[+\-][0-9]{2}:?[0-9]{2})?)?",
+        r"[0-9a-f]{32}|[0-9a-f]{16}",
     )
 )
+"""Pseudonyms, UUIDs, timestamps and 16/32-hex ids: see ``protected_spans``."""
+_PROTECTED = Searcher(PROTECTED_PATTERN)
 PROTECTED_HINT = "|".join(
     (
         r"[0-9a-f]{16}",  # the tail of a pseudonym, a 16/32-hex id
