@@ -13,8 +13,10 @@ those). This benchmark times, on the batches of ``trace_batches.py`` (mixed: 1 s
 in 20 carries PII; all-PII) with the packaged rules:
 
 - ``compiled``: the compiled walk, split into ``engine`` (time inside the engine's
-  ``redact_value`` / ``redact_text`` calls, measured by a timing proxy) and ``own`` (the
-  rest: validation, pre-filter, the Python leaves' decoding and encoding, the rebuild);
+  ``redact_value`` / ``redact_text`` calls from Python, measured by a timing proxy) and
+  ``own`` (the rest: validation, pre-filter, the text attributes the walk scrubs with the
+  engine's compiled text scrubber without entering Python, the Python leaves' decoding
+  and encoding, the rebuild);
 - ``python``: the pure-Python walk, validation included;
 - ``reference``: the decode-everything walker, for contrast.
 
@@ -71,6 +73,12 @@ class _TimedEngine:
 
     def keeps_key(self, key: str) -> bool:
         return bool(self._engine.keeps_key(key))
+
+    def compiled_text_scrubber(self) -> Any:
+        return self._engine.compiled_text_scrubber()
+
+    def scrubs_as_text(self, key: str) -> bool:
+        return bool(self._engine.scrubs_as_text(key))
 
 
 def _each(

@@ -20,6 +20,7 @@ class OtlpWalker:
         count_existing: Callable[[bytes, Any], bytes],
         encode_pair: Callable[[str, object], bytes],
         keeps_keys: bool,
+        text_scrubber: PlainScrubber | None,
     ) -> None: ...
     def redact(
         self, root: int, engine: Any, data: bytes

@@ -2,7 +2,8 @@
 //!
 //! ```python
 //! walker = OtlpWalker(schema, value_patterns, key_patterns, attribute, text, body,
-//!                     dropped, redact_leaves, count_existing, encode_pair, keeps_keys)
+//!                     dropped, redact_leaves, count_existing, encode_pair, keeps_keys,
+//!                     text_scrubber)
 //! data, items, changed_items, hits_by_rule = walker.redact(root_index, engine, request_bytes)
 //! ```
 //!
@@ -68,6 +69,7 @@ impl OtlpWalker {
         count_existing: Py<PyAny>,
         encode_pair: Py<PyAny>,
         keeps_keys: bool,
+        text_scrubber: Option<Py<plain::PlainScrubber>>,
     ) -> PyResult<Self> {
         let schema = Schema::new(schema).map_err(PyValueError::new_err)?;
         let prefilter = Prefilter::new(&value_patterns, &key_patterns)
@@ -84,6 +86,7 @@ impl OtlpWalker {
                 count_existing,
                 encode_pair,
                 keeps_keys,
+                text_scrubber,
             },
         })
     }

@@ -158,7 +158,7 @@ impl PlainScrubber {
     }
 
     /// See the module docs.
-    fn scrub<'py>(
+    pub fn scrub<'py>(
         &self,
         py: Python<'py>,
         text: &Bound<'py, PyString>,

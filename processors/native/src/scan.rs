@@ -38,6 +38,7 @@ pub struct Prefilter {
     /// Each clean piece with the roles it was found clean in (`role_bit`).
     clean: Memory<u8>,
     kept_keys: Memory<bool>,
+    text_keys: Memory<bool>,
 }
 
 impl Prefilter {
@@ -58,6 +59,7 @@ impl Prefilter {
             scratch: Vec::new(),
             clean: Memory::default(),
             kept_keys: Memory::default(),
+            text_keys: Memory::default(),
         })
     }
 
@@ -97,6 +99,17 @@ impl Prefilter {
     /// Remember the engine's answer for `key`.
     pub fn remember_key(&mut self, key: &[u8], kept: bool) {
         self.kept_keys.insert(key, kept);
+    }
+
+    /// Whether the engine scrubs the string values of `key` as text, if asked before.
+    #[inline]
+    pub fn text_key(&self, key: &[u8]) -> Option<bool> {
+        self.text_keys.get(key).copied()
+    }
+
+    /// Remember the engine's answer for `key` (`scrubs_as_text`).
+    pub fn remember_text_key(&mut self, key: &[u8], as_text: bool) {
+        self.text_keys.insert(key, as_text);
     }
 
     fn matches(&mut self, piece: &[u8]) -> bool {

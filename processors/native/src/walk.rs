@@ -18,8 +18,9 @@
 //! `WalkError::Python`.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
+use crate::plain::PlainScrubber;
 use crate::rebuilt::Rebuilt;
 use crate::scan::Prefilter;
 use crate::schema::Schema;
@@ -45,6 +46,11 @@ pub struct Callbacks {
     /// Whether the engine has `keeps_key(key) -> bool`: true when it returns every value
     /// of that attribute key unchanged (then such values are not scanned).
     pub keeps_keys: bool,
+    /// The engine's compiled text scrubber, if it has one and `scrubs_as_text(key) ->
+    /// bool`: true when its `redact_value(key, value, hits)` of a string value that does
+    /// not start with `{`, `[` or a blank is its text scrubbing, which this scrubber runs
+    /// when it can (see `Walk::redact_pending`).
+    pub text_scrubber: Option<Py<PlainScrubber>>,
 }
 
 /// Why a walk stopped: malformed input, or an error raised by Python code.
@@ -145,26 +151,91 @@ impl<'a, 'py> Walk<'a, 'py> {
         Ok(rebuilt)
     }
 
-    /// All pending leaves through `redact_leaves`, in one call: (result, hits) of each.
+    /// (result, hits) of each pending leaf: a string attribute whose key the engine
+    /// scrubs as text straight from the compiled text scrubber when it takes the value
+    /// (`redact_value`'s result, without entering Python code), every other leaf through
+    /// `redact_leaves`, all of them in one call.
     #[allow(clippy::type_complexity)]
     fn redact_pending(
-        &self,
+        &mut self,
         pending: &[Pending<'py>],
     ) -> PyResult<Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>> {
         let py = self.py;
-        let leaves = PyList::new(py, pending.iter().map(|pending| &pending.args))?;
-        let results = self.callbacks.redact_leaves.bind(py).call1((self.engine, leaves))?;
-        let results = results.cast::<PyList>().map_err(PyErr::from)?;
-        if results.len() != pending.len() {
-            return Err(pyo3::exceptions::PyRuntimeError::new_err(
-                "redact_leaves must return one result per leaf",
-            ));
+        let mut pairs: Vec<Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>> =
+            Vec::with_capacity(pending.len());
+        let mut others = Vec::new();
+        for (index, leaf) in pending.iter().enumerate() {
+            let direct = match leaf.value_field {
+                Some(_) => self.scrubbed_as_text(&leaf.args)?,
+                None => None,
+            };
+            if direct.is_none() {
+                others.push(index);
+            }
+            pairs.push(direct);
         }
-        let mut pairs = Vec::with_capacity(results.len());
-        for result in results.iter() {
-            let pair = result.cast::<PyTuple>().map_err(PyErr::from)?;
-            pairs.push((pair.get_item(0)?, pair.get_item(1)?));
+        if !others.is_empty() {
+            let leaves = PyList::new(py, others.iter().map(|&index| &pending[index].args))?;
+            let results = self.callbacks.redact_leaves.bind(py).call1((self.engine, leaves))?;
+            let results = results.cast::<PyList>().map_err(PyErr::from)?;
+            if results.len() != others.len() {
+                return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                    "redact_leaves must return one result per leaf",
+                ));
+            }
+            for (result, &index) in results.iter().zip(&others) {
+                let pair = result.cast::<PyTuple>().map_err(PyErr::from)?;
+                pairs[index] = Some((pair.get_item(0)?, pair.get_item(1)?));
+            }
         }
-        Ok(pairs)
+        Ok(pairs.into_iter().map(|pair| pair.expect("every leaf has a result")).collect())
+    }
+
+    /// `redact_value(key, value, hits)` of a canonical string attribute `(None, key,
+    /// value)` from the compiled text scrubber, with new hits; None when it is not the
+    /// engine's text case, or the scrubber does not take the value (or raised: the
+    /// engine's own call then meets the error and handles it as it does).
+    #[allow(clippy::type_complexity)]
+    fn scrubbed_as_text(
+        &mut self,
+        args: &Bound<'py, PyTuple>,
+    ) -> PyResult<Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>> {
+        let Some(scrubber) = &self.callbacks.text_scrubber else {
+            return Ok(None);
+        };
+        let key = args.get_item(1)?;
+        let value = args.get_item(2)?;
+        let (Ok(key), Ok(value)) = (key.cast::<PyString>(), value.cast::<PyString>()) else {
+            return Ok(None);
+        };
+        let Ok(text) = value.to_str() else {
+            return Ok(None);
+        };
+        // `redact_value` tries text starting with `{`, `[` or a blank as JSON first; a
+        // first byte outside printable ASCII is left to it too (Python's idea of a blank).
+        if let Some(&first) = text.as_bytes().first() {
+            if !(0x21..0x7F).contains(&first) || first == b'{' || first == b'[' {
+                return Ok(None);
+            }
+        }
+        let Ok(key_text) = key.to_str() else {
+            return Ok(None);
+        };
+        let as_text = match self.prefilter.text_key(key_text.as_bytes()) {
+            Some(as_text) => as_text,
+            None => {
+                let as_text = self.engine.call_method1("scrubs_as_text", (key,))?.is_truthy()?;
+                self.prefilter.remember_text_key(key_text.as_bytes(), as_text);
+                as_text
+            }
+        };
+        if !as_text {
+            return Ok(None);
+        }
+        let hits = PyDict::new(self.py);
+        match scrubber.get().scrub(self.py, value, &hits) {
+            Ok(Some(scrubbed)) => Ok(Some((scrubbed.into_any(), hits.into_any()))),
+            Ok(None) | Err(_) => Ok(None),
+        }
     }
 }

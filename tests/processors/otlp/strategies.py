@@ -22,6 +22,7 @@ PII_VALUES = (
     "4111 1111 1111 1111",
     "https://bob:s3cret@api.example.com/v1/items?sig=abc123",
     "https://bob\u00a0x:s3cret@api.example.com/v1",  # RE2's \s is ASCII: not a blank there
+    '[ "+44 20 7946 0958" ]',  # JSON in a string: parsed, not scrubbed as text
     "SELECT * FROM users WHERE email = 'bob@example.com'",
     "sk_live_51H8abcdefghijklmnopqrstuv",
 )

@@ -11,7 +11,12 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
-from max_otel.processors.otlp import OtlpDecodeError, native, redact_traces
+from max_otel.processors.otlp import (
+    OtlpDecodeError,
+    native,
+    redact_traces,
+    reference_redact_traces,
+)
 from max_otel.processors.otlp.fast import COMPILED_WALKS
 from max_otel.processors.redaction import PseudonymKey, Redactor, rules_from_mapping
 from tests.processors.otlp.engines import TEST_PSEUDONYM_KEY, real_engine
@@ -82,6 +87,41 @@ def test_url_credentials_around_a_unicode_blank_are_redacted(blank: str) -> None
     )
     assert "hunter2" not in note
     assert note == "see https://REDACTED:REDACTED@h/a"
+
+
+class _PythonCallCounter:
+    """The real engine, counting the ``redact_value`` calls that reach Python."""
+
+    def __init__(self) -> None:
+        self._engine = real_engine()
+        self.python_calls: list[str] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._engine, name)
+
+    def redact_value(self, key: str, value: object, hits: Counter[str]) -> object:
+        self.python_calls.append(key)
+        return self._engine.redact_value(key, value, hits)
+
+
+def test_text_attributes_are_scrubbed_without_entering_python() -> None:
+    engine = _PythonCallCounter()
+    assert engine.compiled_text_scrubber() is not None
+    note = _note(redact_traces(engine, _request("call +44 20 7946 0958 now")).data)
+    assert note.startswith("call phone:k1:") and "7946" not in note
+    assert engine.python_calls == []
+
+
+@pytest.mark.parametrize(
+    "value", ['[ "+44 20 7946 0958" ]', '{"note": "+44 20 7946 0958"}', " +44 20 7946 0958"]
+)
+def test_json_looking_text_attributes_still_go_to_the_engine(value: str) -> None:
+    """``redact_value`` parses text starting with ``[``, ``{`` or a blank as JSON first."""
+    engine = _PythonCallCounter()
+    compiled = _note(redact_traces(engine, _request(value)).data)
+    assert engine.python_calls == ["note"]
+    assert compiled == _note(reference_redact_traces(real_engine(), _request(value)).data)
+    assert "7946" not in compiled
 
 
 def test_a_clean_piece_seen_again_is_still_redacted_when_it_changes() -> None:

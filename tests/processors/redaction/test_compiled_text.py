@@ -156,9 +156,9 @@ def _compiled_spans(pattern: str, text: str) -> list[tuple[int, int]]:
 
     detector = RegexDetector("probe", pattern, lambda match: b"<" + match + b">")
     scanner = PiiScanner([pattern], [], r"://", protected_hint="\x00\x01")
-    scrub = compiled_plain_scrubber(scanner, [detector])
-    assert scrub is not None
-    out = scrub(text, Counter())
+    scrubber = compiled_plain_scrubber(scanner, [detector])
+    assert scrubber is not None
+    out = scrubber.scrub(text, Counter())
     assert out is not None
     # Recover the spans from the marked output: each replacement is "<" + match + ">".
     data, result, position = text.encode(), out.encode(), 0

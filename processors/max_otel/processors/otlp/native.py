@@ -180,10 +180,21 @@ class CompiledWalks:
                 add_to_count,
                 encode_pair,
                 callable(getattr(engine, "keeps_key", None)),
+                _text_scrubber(engine),
             )
         except ValueError:
             logger.exception("the compiled walk cannot use these rules; walking in Python")
             return None
+
+
+def _text_scrubber(engine: RedactionEngine) -> Any:
+    """The engine's compiled text scrubber, if it has one and says which keys it serves
+    (``compiled_text_scrubber`` and ``scrubs_as_text``), else None."""
+    scrubber = getattr(engine, "compiled_text_scrubber", None)
+    if not callable(scrubber) or not callable(getattr(engine, "scrubs_as_text", None)):
+        return None
+    compiled = scrubber()
+    return compiled if isinstance(compiled, max_otel_native.PlainScrubber) else None
 
 
 def _for_regex_crate(patterns: Sequence[str]) -> list[str] | None:

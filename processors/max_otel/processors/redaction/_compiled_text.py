@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from max_otel.processors.redaction._detectors import RegexDetector
 from max_otel.processors.redaction._scanner import PiiScanner
@@ -25,13 +26,13 @@ from max_otel.processors.redaction.native_syntax import regex_crate_pattern
 logger = logging.getLogger(__name__)
 
 PlainScrub = Callable[[str, Counter[str]], "str | None"]
+"""``scrub(text, hits)``: the scrubbed text, ``text`` itself, or None (not its case)."""
 _PROTECTED_KIND = 5
 
 
-def compiled_plain_scrubber(
-    scanner: PiiScanner, detectors: Sequence[RegexDetector]
-) -> PlainScrub | None:
-    """The compiled ``scrub(text, hits)`` for this scanner and these detectors, or None."""
+def compiled_plain_scrubber(scanner: PiiScanner, detectors: Sequence[RegexDetector]) -> Any:
+    """The compiled ``PlainScrubber`` for this scanner and these detectors (its ``scrub``
+    is a ``PlainScrub``), or None."""
     try:
         from max_otel_native import PlainScrubber
     except ImportError:
@@ -61,8 +62,7 @@ def compiled_plain_scrubber(
     except ValueError:
         logger.warning("compiled text scrubbing unavailable; using RE2 only", exc_info=True)
         return None
-    scrub: PlainScrub = compiled.scrub
-    return scrub
+    return compiled
 
 
 def _all_translated(patterns: Sequence[str]) -> list[str] | None:

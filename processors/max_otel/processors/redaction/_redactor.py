@@ -104,13 +104,16 @@ class Redactor:
             replacements.already_redacted,
             self._scanner.locate_texts,
         )
+        self._compiled_text = (
+            compiled_plain_scrubber(self._scanner, detectors) if compiled_text else None
+        )
         self._text = TextScrubber(
             self._scanner,
             detectors,
             structural,
             UrlTextDetector(url),
             rules.mask_text,
-            compiled_plain_scrubber(self._scanner, detectors) if compiled_text else None,
+            None if self._compiled_text is None else self._compiled_text.scrub,
         )
         self._values = ValueScrubber(
             self._classify, replacements, self._scanner, self._text, url, rules.max_depth
@@ -179,6 +182,21 @@ class Redactor:
         ``.`` and space as ``_``): a pre-filter built from them elsewhere (the OTLP
         service's compiled walk) keeps that guarantee."""
         return list(self._scanner.value_patterns), list(self._scanner.key_patterns)
+
+    def compiled_text_scrubber(self) -> object | None:
+        """The compiled text scrubber behind ``redact_text`` (``max_otel_native``'s
+        ``PlainScrubber``), or None: for the compiled OTLP walk, with ``scrubs_as_text``."""
+        return self._compiled_text
+
+    def scrubs_as_text(self, key: str) -> bool:
+        """True when ``redact_value(key, value, hits)`` of a string value that does not
+        start with ``{``, ``[`` or white space is ``redact_text(value, hits)``. Never
+        raises."""
+        try:
+            decision = self._decisions.get(key) or self._classify(key)
+        except Exception:
+            return False
+        return decision is SCAN or decision is TEXT
 
     def keeps_key(self, key: str) -> bool:
         """True when ``redact_value(key, value, hits)`` returns every ``value`` unchanged
