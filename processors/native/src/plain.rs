@@ -245,9 +245,10 @@ impl PlainScrubber {
 }
 
 /// `RegexDetector.find_plain` of `detector` (index `index`) on `data`, its findings
-/// appended to `findings`; false if a match has no span for the detector's group (the
-/// general path decides then). `data_object` is `data` as a Python bytes object, made
-/// the first time a validator needs it.
+/// appended to `findings`; false if a match has no span for the detector's group, or
+/// the validator gives one outside the text (the general path decides then).
+/// `data_object` is `data` as a Python bytes object, made the first time a validator
+/// needs it.
 fn find<'py>(
     py: Python<'py>,
     detector: &Detector,
@@ -284,6 +285,9 @@ fn find<'py>(
                 continue;
             }
             (start, end) = span.extract::<(usize, usize)>()?;
+            if start > end || end > size {
+                return Ok(false); // not a span of the text: the general path decides
+            }
         }
         if start == end {
             position = match_start + 1;
