@@ -21,6 +21,7 @@ use pyo3::types::{PyBytes, PyDict, PyString};
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
 use crate::count::add;
+use crate::scan::key_bytes;
 
 /// Memory budget of each compiled pattern or set (as the engine's RE2 `max_mem`).
 const REGEX_MEMORY: usize = 64 << 20;
@@ -140,20 +141,12 @@ impl PlainScrubber {
                 }
             });
         }
-        let mut key_bytes = [0u8; 256];
-        for (index, byte) in key_bytes.iter_mut().enumerate() {
-            *byte = match index as u8 {
-                upper @ b'A'..=b'Z' => upper + (b'a' - b'A'),
-                b'-' | b'.' | b' ' => b'_',
-                other => other,
-            };
-        }
         Ok(PlainScrubber {
             full: Scan::new(set_patterns, set_kinds)?,
             values: Scan::new(value_set_patterns, value_set_kinds)?,
             detectors: compiled,
             protected: compile(&protected).map_err(pyo3::exceptions::PyValueError::new_err)?,
-            key_bytes,
+            key_bytes: key_bytes(),
         })
     }
 

@@ -44,14 +44,7 @@ pub struct Prefilter {
 impl Prefilter {
     /// Compile the two alternations (RE2 syntax, which the regex crate shares).
     pub fn new(value_patterns: &[String], key_patterns: &[String]) -> Result<Prefilter, String> {
-        let mut key_bytes = [0u8; 256];
-        for (index, byte) in key_bytes.iter_mut().enumerate() {
-            *byte = match index as u8 {
-                upper @ b'A'..=b'Z' => upper + (b'a' - b'A'),
-                b'-' | b'.' | b' ' => b'_',
-                other => other,
-            };
-        }
+        let key_bytes = key_bytes();
         Ok(Prefilter {
             values: alternation(value_patterns)?,
             keys: alternation(key_patterns)?,
@@ -120,6 +113,20 @@ impl Prefilter {
         self.scratch.extend(piece.iter().map(|&byte| self.key_bytes[byte as usize]));
         self.keys.is_match(&self.scratch)
     }
+}
+
+/// The translation table of the bytes normalised like keys: ASCII lower case, `-`, `.`
+/// and space as `_` (the engine's `KEY_BYTES`).
+pub fn key_bytes() -> [u8; 256] {
+    let mut table = [0u8; 256];
+    for (index, byte) in table.iter_mut().enumerate() {
+        *byte = match index as u8 {
+            upper @ b'A'..=b'Z' => upper + (b'a' - b'A'),
+            b'-' | b'.' | b' ' => b'_',
+            other => other,
+        };
+    }
+    table
 }
 
 /// The bit of `role` in the memory of clean pieces.
