@@ -89,6 +89,23 @@ def test_url_credentials_around_a_unicode_blank_are_redacted(blank: str) -> None
     assert note == "see https://REDACTED:REDACTED@h/a"
 
 
+@pytest.mark.parametrize(
+    ("pattern", "note"),
+    [(r"\<secret\>", "a <secret> b"), (r"REF[\s-\d]{6,}", "see REF 12-3456 now")],
+)
+def test_custom_patterns_reach_the_prefilter_as_re2_reads_them(pattern: str, note: str) -> None:
+    """RE2 reads ``\\<`` as ``<`` and ``[\\s-\\d]`` as three members; the crate, given them
+    as they are, reads a word boundary and a range, and the pre-filter called the note
+    clean."""
+    rules = rules_from_mapping(
+        {"custom_detectors": [{"name": "probe", "pattern": pattern, "action": "mask"}]}
+    )
+    engine = Redactor(rules, PseudonymKey(TEST_PSEUDONYM_KEY.encode(), "k1"))
+    compiled = _note(redact_traces(engine, _request(note)).data)
+    assert compiled == _note(reference_redact_traces(engine, _request(note)).data)
+    assert compiled != note
+
+
 class _PythonCallCounter:
     """The real engine, counting the ``redact_value`` calls that reach Python."""
 

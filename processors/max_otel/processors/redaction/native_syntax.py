@@ -4,10 +4,11 @@ Both engines share most of their syntax and, on valid UTF-8 with Unicode on, the
 they differ in the Perl classes and word boundaries, which RE2 keeps to ASCII:
 ``\\s`` is ``[\\t\\n\\f\\r ]`` in RE2 (no ``\\v``), ``\\d`` ``[0-9]``, ``\\w``
 ``[0-9A-Za-z_]``, ``\\b`` an ASCII word boundary. ``regex_crate_pattern`` spells those out,
-and escapes inside a class what the regex crate would read as a nested class or a set
-operation, and spells out ``\\Q...\\E`` literals. A pattern it cannot vouch for (``\\C``,
-octal escapes, back references, class set operators) gives None: the caller keeps RE2 for
-it::
+and escapes inside a class what the regex crate would read as a nested class, a range or a
+set operation, spells out ``\\Q...\\E`` literals, and writes escaped punctuation as the
+literal RE2 reads (the crate reads ``\\<`` as a word boundary). A pattern it cannot vouch
+for (``\\C``, ``\\p`` Unicode classes, octal escapes, back references, class set operators,
+unknown letter escapes) gives None: the caller keeps RE2 for it::
 
     regex_crate_pattern(r"\\bkey\\s*=")   # '(?-u:\\b)key[\\t\\n\\f\\r ]*='
 """
@@ -24,15 +25,20 @@ _OUTSIDE = {
     "w": "[0-9A-Za-z_]",
     "W": "[^0-9A-Za-z_]",
 }
-_INSIDE = {
-    "s": r"\t\n\f\r ",
-    "S": r"\x00-\x08\x0B\x0E-\x1F\x21-\x{10FFFF}",
-    "d": "0-9",
-    "D": r"\x00-/:-\x{10FFFF}",
-    "w": "0-9A-Za-z_",
-    "W": r"\x00-/:-@\[-\^\x60\{-\x{10FFFF}",
+_INSIDE = {  # nested classes: under (?i) the crate folds, then negates, each as a unit
+    "s": r"[\t\n\f\r ]",
+    "S": r"[^\t\n\f\r ]",
+    "d": "[0-9]",
+    "D": "[^0-9]",
+    "w": "[0-9A-Za-z_]",
+    "W": "[^0-9A-Za-z_]",
 }
-_REFUSED_ESCAPES = frozenset("CE0123456789")
+_REFUSED_ESCAPES = frozenset("CEpP0123456789")
+"""Any byte (``\\C``), back references and octal, and Unicode classes (``\\p``: the two
+libraries ship different Unicode versions, and the crate's ``\\pC`` holds unassigned code
+points)."""
+_LETTER_ESCAPES = frozenset("aftnrvxAz")
+"""Letter escapes both read alike (``\\x`` followed by its digits as they are)."""
 _META = frozenset("\\.+*?()|[]{}^$#&-~ \t\n\r\x0b\x0c")
 """Characters escaped when a ``\\Q...\\E`` literal is spelled out (the regex crate
 accepts an escape before any ASCII punctuation and needs one before these)."""
@@ -61,7 +67,19 @@ def regex_crate_pattern(pattern: str) -> str | None:
             if following in _REFUSED_ESCAPES or following == "Q":
                 return None
             table = _INSIDE if in_class else _OUTSIDE
-            out.append(table.get(following, pattern[index : index + 2]))
+            if following in table:
+                out.append(table[following])
+                index += 2
+                if in_class and pattern.startswith("-", index):
+                    out.append(r"\-")  # after a class, "-" is a member, not a range
+                    index += 1
+                continue
+            if following.isalnum() and following not in _LETTER_ESCAPES:
+                return None  # an escape RE2 and the crate may read differently
+            # Punctuation is literal in RE2; the crate gives some escapes a meaning of
+            # their own (``\\<`` and ``\\>`` are word boundaries there).
+            keep = following in _META or following in _LETTER_ESCAPES
+            out.append(pattern[index : index + 2] if keep else following)
             index += 2
             continue
         if in_class:
