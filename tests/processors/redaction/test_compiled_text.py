@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from max_otel.processors.redaction import PseudonymKey, Redactor, load_rules, rules_from_mapping
+from max_otel.processors.redaction import (
+    PseudonymKey,
+    RedactionRules,
+    Redactor,
+    load_rules,
+    rules_from_mapping,
+)
 from max_otel.processors.redaction._compiled_text import compiled_plain_scrubber
 from max_otel.processors.redaction._search import Searcher
 from max_otel.processors.redaction.native_syntax import regex_crate_pattern
@@ -107,13 +113,7 @@ def test_custom_patterns_where_re2_and_the_crate_read_alike_only_once_translated
     rules = rules_from_mapping(
         {"custom_detectors": [{"name": "probe", "pattern": pattern, "action": "mask"}]}
     )
-    compiled = Redactor(rules, KEY)
-    python = Redactor(rules, KEY, compiled_text=False)
-    for text in texts:
-        compiled_hits: Counter[str] = Counter()
-        python_hits: Counter[str] = Counter()
-        assert compiled.redact_text(text, compiled_hits) == python.redact_text(text, python_hits)
-        assert compiled_hits == python_hits
+    _assert_both_paths_agree(rules, texts)
 
 
 def test_custom_detectors_run_compiled_or_fall_back_with_the_same_result() -> None:
@@ -125,9 +125,15 @@ def test_custom_detectors_run_compiled_or_fall_back_with_the_same_result() -> No
             ]
         }
     )
+    _assert_both_paths_agree(
+        rules, ["see ORD-123456 now", "xORD-123456", "ORD-12345é", "a.b and ORD-654321"]
+    )
+
+
+def _assert_both_paths_agree(rules: RedactionRules, texts: list[str]) -> None:
     compiled = Redactor(rules, KEY)
     python = Redactor(rules, KEY, compiled_text=False)
-    for text in ("see ORD-123456 now", "xORD-123456", "ORD-12345é", "a.b and ORD-654321"):
+    for text in texts:
         compiled_hits: Counter[str] = Counter()
         python_hits: Counter[str] = Counter()
         assert compiled.redact_text(text, compiled_hits) == python.redact_text(text, python_hits)

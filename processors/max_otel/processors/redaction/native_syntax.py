@@ -15,9 +15,7 @@ unknown letter escapes) gives None: the caller keeps RE2 for it::
 
 from __future__ import annotations
 
-_OUTSIDE = {
-    "b": r"(?-u:\b)",
-    "B": r"(?-u:\B)",
+_PERL_CLASSES = {  # classes, nested in brackets: under (?i) the crate folds, then negates
     "s": r"[\t\n\f\r ]",
     "S": r"[^\t\n\f\r ]",
     "d": "[0-9]",
@@ -25,14 +23,7 @@ _OUTSIDE = {
     "w": "[0-9A-Za-z_]",
     "W": "[^0-9A-Za-z_]",
 }
-_INSIDE = {  # nested classes: under (?i) the crate folds, then negates, each as a unit
-    "s": r"[\t\n\f\r ]",
-    "S": r"[^\t\n\f\r ]",
-    "d": "[0-9]",
-    "D": "[^0-9]",
-    "w": "[0-9A-Za-z_]",
-    "W": "[^0-9A-Za-z_]",
-}
+_BOUNDARIES = {"b": r"(?-u:\b)", "B": r"(?-u:\B)"}
 _REFUSED_ESCAPES = frozenset("CEpP0123456789")
 """Any byte (``\\C``), back references and octal, and Unicode classes (``\\p``: the two
 libraries ship different Unicode versions, and the crate's ``\\pC`` holds unassigned code
@@ -66,9 +57,12 @@ def regex_crate_pattern(pattern: str) -> str | None:
                 continue
             if following in _REFUSED_ESCAPES or following == "Q":
                 return None
-            table = _INSIDE if in_class else _OUTSIDE
-            if following in table:
-                out.append(table[following])
+            if following in _BOUNDARIES and not in_class:
+                out.append(_BOUNDARIES[following])
+                index += 2
+                continue
+            if following in _PERL_CLASSES:
+                out.append(_PERL_CLASSES[following])
                 index += 2
                 if in_class and pattern.startswith("-", index):
                     out.append(r"\-")  # after a class, "-" is a member, not a range
