@@ -34,7 +34,7 @@ class PlainScrubber:
         value_set_patterns: list[str],
         value_set_kinds: list[int],
         detectors: list[
-            tuple[str, str, int, Callable[..., Any] | None, Callable[..., Any], bool] | None
+            tuple[str, str, int, Callable[..., Any] | None, Callable[..., Any], bool, str] | None
         ],
         protected: str,
     ) -> None: ...

@@ -23,6 +23,7 @@ mod scan;
 mod schema;
 mod splice;
 mod suspects;
+mod validators;
 mod walk;
 mod wire;
 

@@ -22,6 +22,7 @@ use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
 use crate::count::add;
 use crate::scan::key_bytes;
+use crate::validators::{self, Validator};
 
 /// Memory budget of each compiled pattern or set (as the engine's RE2 `max_mem`).
 const REGEX_MEMORY: usize = 64 << 20;
@@ -37,15 +38,18 @@ struct Detector {
     regex: Regex,
     group: usize,
     validate: Option<Py<PyAny>>,
+    /// The compiled equivalent of `validate`, used instead of it when there is one.
+    native_validate: Option<Validator>,
     replace: Py<PyAny>,
     name: Py<PyString>,
     /// Whether its findings make the engine look for protected spans.
     protect: bool,
 }
 
-/// `(name, pattern, group, validate or None, replace, protect)`: a detector as Python
-/// gives it.
-type DetectorParts = (Py<PyString>, String, usize, Option<Py<PyAny>>, Py<PyAny>, bool);
+/// `(name, pattern, group, validate or None, replace, protect, validator name)`: a
+/// detector as Python gives it; the validator's name picks its compiled equivalent
+/// (`validators::by_name`), if any.
+type DetectorParts = (Py<PyString>, String, usize, Option<Py<PyAny>>, Py<PyAny>, bool, String);
 
 /// A scan set and the kind of each of its patterns.
 struct Scan {
@@ -131,11 +135,17 @@ impl PlainScrubber {
         for detector in detectors {
             compiled.push(match detector {
                 None => None,
-                Some((name, pattern, group, validate, replace, protect)) => {
+                Some((name, pattern, group, validate, replace, protect, validator)) => {
                     match compile(&pattern) {
-                        Ok(regex) if group < regex.captures_len() => {
-                            Some(Detector { regex, group, validate, replace, name, protect })
-                        }
+                        Ok(regex) if group < regex.captures_len() => Some(Detector {
+                            regex,
+                            group,
+                            native_validate: validate.as_ref().and(validators::by_name(&validator)),
+                            validate,
+                            replace,
+                            name,
+                            protect,
+                        }),
                         _ => None,
                     }
                 }
@@ -270,7 +280,13 @@ fn find<'py>(
             }
         };
         let (mut start, mut end) = (start, end);
-        if let Some(validate) = &detector.validate {
+        if let Some(validate) = detector.native_validate {
+            let Some(span) = validate(data, start, end) else {
+                position = match_start + 1;
+                continue;
+            };
+            (start, end) = span;
+        } else if let Some(validate) = &detector.validate {
             let whole = data_object.get_or_insert_with(|| PyBytes::new(py, data)).clone();
             let span = validate.bind(py).call1((whole, start, end))?;
             if span.is_none() {

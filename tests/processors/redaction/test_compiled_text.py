@@ -72,8 +72,8 @@ def test_compiled_text_gives_the_python_result_and_hits(text: str) -> None:
     assert compiled == python
 
 
-@settings(max_examples=300, deadline=None)
-@given(text=st.text(alphabet=st.sampled_from("+0123456789 .-()@abcé:=/\u00a0_xK"), max_size=40))
+@settings(max_examples=800, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from("+0123456789 .-()@%abcé:=/\u00a0_xK"), max_size=40))
 def test_compiled_text_agrees_on_digit_and_punctuation_soup(text: str) -> None:
     compiled, python = _both(text)
     assert compiled == python
@@ -88,6 +88,22 @@ def test_nothing_is_redacted_inside_a_pseudonym(text: str) -> None:
     compiled, python = _both(text)
     assert compiled == python
     assert "card:k1:4111111111111111" in compiled[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "020 7946 0958.5", "1.020 7946 0958", "+1 415 555 0123 415-555-0123",
+        "(415) 555-0123)", "((415) 555-0123", "+44 (0) 20 7946 0958", "+44 7900 900123_x",
+        "+44 7900 900123@x", "+44 7900 900123%", "call 415.555.0123.", "10.415-555-0123",
+        "+1 (415) 555 0123 0@x.io", "x+44 7900 900123", "+123456789012345678",
+    ],
+)  # fmt: skip
+def test_phone_validators_agree_at_their_edges(text: str) -> None:
+    """The compiled copies of the phone validators (``validators.rs``) at the edges of the
+    Python ones: glued bytes, parentheses, dotted numbers, a phone after a phone."""
+    compiled, python = _both(text)
+    assert compiled == python
 
 
 def test_unchanged_text_comes_back_as_the_same_object() -> None:

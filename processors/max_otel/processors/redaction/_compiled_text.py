@@ -18,12 +18,19 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from max_otel.processors.redaction import _validators as check
 from max_otel.processors.redaction._detectors import RegexDetector
 from max_otel.processors.redaction._scanner import PiiScanner
 from max_otel.processors.redaction._text import PROTECTED_PATTERN
 from max_otel.processors.redaction.native_syntax import regex_crate_pattern
 
 logger = logging.getLogger(__name__)
+
+_COMPILED_VALIDATORS = {
+    check.international_phone: "international_phone",
+    check.national_phone: "national_phone",
+}
+"""Validators the compiled module has its own copy of (``validators.rs``), by name."""
 
 PlainScrub = Callable[[str, Counter[str]], "str | None"]
 """``scrub(text, hits)``: the scrubbed text, ``text`` itself, or None (not its case)."""
@@ -53,7 +60,15 @@ def compiled_plain_scrubber(scanner: PiiScanner, detectors: Sequence[RegexDetect
         parts.append(
             None
             if translated is None
-            else (name, translated, group, validate, replace, detector.protect)
+            else (
+                name,
+                translated,
+                group,
+                validate,
+                replace,
+                detector.protect,
+                _COMPILED_VALIDATORS.get(validate, ""),  # type: ignore[arg-type]
+            )
         )
     try:
         compiled = PlainScrubber(
