@@ -2,7 +2,7 @@
 //!
 //! ```python
 //! scrubber = PlainScrubber(set_patterns, set_kinds, value_set_patterns, value_set_kinds,
-//!                          detectors)
+//!                          detectors, protected_pattern)
 //! scrubber.scrub(text, hits)   # -> the scrubbed str, `text` itself, or None
 //! ```
 //!
@@ -11,21 +11,19 @@
 //! is not its case (a sensitive key, a trigger, a URL, SQL, a detector it cannot run,
 //! findings that overlap, text that is not valid UTF-8): the caller then takes its general
 //! path. Findings inside protected spans (pseudonyms, UUIDs, hex ids, timestamps) are
-//! dropped as the engine's `_resolve` drops them. The patterns are the engine's, translated from RE2
-//! syntax to the regex crate's so that they match the same bytes (see
-//! `max_otel.processors.redaction.native_syntax`); the validators and replacements are
-//! the engine's own Python callables, called as its detectors call them.
+//! dropped as the engine's `_resolve` drops them. The patterns are the engine's,
+//! translated from RE2 syntax to the regex crate's so that they match the same bytes (see
+//! `max_otel.processors.redaction.native_syntax`); the replacements and validators are
+//! the engine's own Python callables, called as its detectors call them, but for the
+//! validators with a compiled copy (`validators.rs`).
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
-use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use regex::bytes::{Regex, RegexSet, RegexSetBuilder};
 
 use crate::count::add;
-use crate::scan::key_bytes;
+use crate::scan::{compile, KEY_BYTES, REGEX_MEMORY};
 use crate::validators::{self, Validator};
-
-/// Memory budget of each compiled pattern or set (as the engine's RE2 `max_mem`).
-const REGEX_MEMORY: usize = 64 << 20;
 
 /// What an index of a scan set stands for (`_scanner`'s kinds, as numbers).
 const DETECTOR: u8 = 0;
@@ -114,7 +112,6 @@ pub struct PlainScrubber {
     detectors: Vec<Option<Detector>>,
     /// The engine's `_PROTECTED` pattern.
     protected: Regex,
-    key_bytes: [u8; 256],
 }
 
 #[pymethods]
@@ -156,7 +153,6 @@ impl PlainScrubber {
             values: Scan::new(value_set_patterns, value_set_kinds)?,
             detectors: compiled,
             protected: compile(&protected).map_err(pyo3::exceptions::PyValueError::new_err)?,
-            key_bytes: key_bytes(),
         })
     }
 
@@ -175,7 +171,7 @@ impl PlainScrubber {
             let mut buffer = Vec::with_capacity(2 * data.len() + 1);
             buffer.extend_from_slice(data);
             buffer.push(0);
-            buffer.extend(data.iter().map(|&byte| self.key_bytes[byte as usize]));
+            buffer.extend(data.iter().map(|&byte| KEY_BYTES[byte as usize]));
             self.full.seen(&buffer)
         } else {
             self.values.seen(data)
@@ -313,15 +309,6 @@ fn find<'py>(
         position = if end > match_start { end } else { match_start + 1 };
     }
     Ok(true)
-}
-
-/// A regex as the engine's patterns are compiled here (RE2's memory budget).
-fn compile(pattern: &str) -> Result<Regex, String> {
-    RegexBuilder::new(pattern)
-        .size_limit(REGEX_MEMORY)
-        .dfa_size_limit(REGEX_MEMORY)
-        .build()
-        .map_err(|error| error.to_string())
 }
 
 /// The engine's `protected_spans(data)`: every match of `protected`, but a 16- or 32-byte

@@ -28,12 +28,11 @@ const MAX_REMEMBERED_BYTES: usize = 4 << 20;
 /// Per-entry overhead counted against `MAX_REMEMBERED_BYTES`.
 const ENTRY_OVERHEAD: usize = 32;
 /// Memory budget of each compiled alternation and of its lazy DFA (as RE2's `max_mem`).
-const REGEX_MEMORY: usize = 64 << 20;
+pub const REGEX_MEMORY: usize = 64 << 20;
 
 pub struct Prefilter {
     values: Regex,
     keys: Regex,
-    key_bytes: [u8; 256],
     scratch: Vec<u8>,
     /// Each clean piece with the roles it was found clean in (`role_bit`).
     clean: Memory<u8>,
@@ -44,11 +43,9 @@ pub struct Prefilter {
 impl Prefilter {
     /// Compile the two alternations (RE2 syntax, which the regex crate shares).
     pub fn new(value_patterns: &[String], key_patterns: &[String]) -> Result<Prefilter, String> {
-        let key_bytes = key_bytes();
         Ok(Prefilter {
             values: alternation(value_patterns)?,
             keys: alternation(key_patterns)?,
-            key_bytes,
             scratch: Vec::new(),
             clean: Memory::default(),
             kept_keys: Memory::default(),
@@ -110,24 +107,27 @@ impl Prefilter {
             return true;
         }
         self.scratch.clear();
-        self.scratch.extend(piece.iter().map(|&byte| self.key_bytes[byte as usize]));
+        self.scratch.extend(piece.iter().map(|&byte| KEY_BYTES[byte as usize]));
         self.keys.is_match(&self.scratch)
     }
 }
 
 /// The translation table of the bytes normalised like keys: ASCII lower case, `-`, `.`
 /// and space as `_` (the engine's `KEY_BYTES`).
-pub fn key_bytes() -> [u8; 256] {
+pub const KEY_BYTES: [u8; 256] = {
     let mut table = [0u8; 256];
-    for (index, byte) in table.iter_mut().enumerate() {
-        *byte = match index as u8 {
-            upper @ b'A'..=b'Z' => upper + (b'a' - b'A'),
+    let mut index = 0;
+    while index < 256 {
+        let byte = index as u8;
+        table[index] = match byte {
+            b'A'..=b'Z' => byte + (b'a' - b'A'),
             b'-' | b'.' | b' ' => b'_',
             other => other,
         };
+        index += 1;
     }
     table
-}
+};
 
 /// The bit of `role` in the memory of clean pieces.
 #[inline]
@@ -142,7 +142,12 @@ fn alternation(patterns: &[String]) -> Result<Regex, String> {
     } else {
         patterns.iter().map(|pattern| format!("(?:{pattern})")).collect::<Vec<_>>().join("|")
     };
-    RegexBuilder::new(&joined)
+    compile(&joined)
+}
+
+/// A regex as the engine's patterns are compiled here (RE2's memory budget).
+pub fn compile(pattern: &str) -> Result<Regex, String> {
+    RegexBuilder::new(pattern)
         .size_limit(REGEX_MEMORY)
         .dfa_size_limit(REGEX_MEMORY)
         .build()

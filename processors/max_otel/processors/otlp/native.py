@@ -32,7 +32,7 @@ from max_otel.processors.otlp._walker import add_to_count
 from max_otel.processors.otlp.errors import OtlpDecodeError
 from max_otel.processors.otlp.pieces import DROPPED, RedactionEngine
 from max_otel.processors.otlp.result import RedactionResult
-from max_otel.processors.redaction.native_syntax import regex_crate_pattern
+from max_otel.processors.redaction.native_syntax import regex_crate_patterns
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ class CompiledWalks:
         patterns = getattr(engine, "prefilter_patterns", None)
         if not callable(patterns):
             return None
-        value_patterns, key_patterns = (_for_regex_crate(some) for some in patterns())
+        value_patterns, key_patterns = (regex_crate_patterns(some) for some in patterns())
         if value_patterns is None or key_patterns is None:
             logger.error("a redaction pattern has no compiled equivalent; walking in Python")
             return None
@@ -195,14 +195,6 @@ def _text_scrubber(engine: RedactionEngine) -> Any:
         return None
     compiled = scrubber()
     return compiled if isinstance(compiled, max_otel_native.PlainScrubber) else None
-
-
-def _for_regex_crate(patterns: Sequence[str]) -> list[str] | None:
-    """The engine's RE2 patterns as the compiled pre-filter must read them to match what
-    RE2 matches (``\\s``, ``\\d``, ``\\w``, ``\\b`` are ASCII in RE2, Unicode in the
-    regex crate); None if one has no faithful translation."""
-    translated = [regex_crate_pattern(pattern) for pattern in patterns]
-    return None if None in translated else [p for p in translated if p is not None]
 
 
 def _descriptor(shape: Shape) -> Descriptor:

@@ -4,9 +4,10 @@
 ``processors/native/src/plain.rs``): for free text in which only value detectors fire
 (beside protected spans: ids, timestamps, pseudonyms) and their findings do not overlap,
 the scan, the detectors' searches and the replacement run in one call, with the
-detectors' own validators and replacements; for any other text it answers None and the
-engine's general path runs. Its result is the pure-Python engine's,
-to the byte and the hit (a differential property test holds it to that). None when the
+detectors' own validators (the phone validators in compiled copies) and replacements; for
+any other text it answers None and the engine's general path runs. Its result is the
+pure-Python engine's, to the byte and the hit (a differential property test holds it to
+that). None when the
 module is not installed or a scan pattern has no faithful translation
 (``native_syntax``); a detector whose pattern has none is left to the general path.
 """
@@ -22,7 +23,7 @@ from max_otel.processors.redaction import _validators as check
 from max_otel.processors.redaction._detectors import RegexDetector
 from max_otel.processors.redaction._scanner import PiiScanner
 from max_otel.processors.redaction._text import PROTECTED_PATTERN
-from max_otel.processors.redaction.native_syntax import regex_crate_pattern
+from max_otel.processors.redaction.native_syntax import regex_crate_pattern, regex_crate_patterns
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,6 @@ _COMPILED_VALIDATORS = {
 
 PlainScrub = Callable[[str, Counter[str]], "str | None"]
 """``scrub(text, hits)``: the scrubbed text, ``text`` itself, or None (not its case)."""
-_PROTECTED_KIND = 5
 
 
 def compiled_plain_scrubber(scanner: PiiScanner, detectors: Sequence[RegexDetector]) -> Any:
@@ -44,10 +44,10 @@ def compiled_plain_scrubber(scanner: PiiScanner, detectors: Sequence[RegexDetect
         from max_otel_native import PlainScrubber
     except ImportError:
         return None
-    if _PROTECTED_KIND not in scanner.set_kinds:
+    if scanner.always_protected:
         return None  # without the hint every text may hold a protected span
-    full = _all_translated(scanner.set_patterns)
-    values = _all_translated(scanner.value_set_patterns)
+    full = regex_crate_patterns(scanner.set_patterns)
+    values = regex_crate_patterns(scanner.value_set_patterns)
     if full is None or values is None:
         return None
     protected = regex_crate_pattern(PROTECTED_PATTERN)
@@ -78,8 +78,3 @@ def compiled_plain_scrubber(scanner: PiiScanner, detectors: Sequence[RegexDetect
         logger.warning("compiled text scrubbing unavailable; using RE2 only", exc_info=True)
         return None
     return compiled
-
-
-def _all_translated(patterns: Sequence[str]) -> list[str] | None:
-    translated = [regex_crate_pattern(pattern) for pattern in patterns]
-    return [p for p in translated if p is not None] if None not in translated else None

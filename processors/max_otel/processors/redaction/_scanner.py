@@ -105,22 +105,26 @@ class PiiScanner:
         """The ``Set`` of ``scan(data)``, over the scan buffer; ``set_kinds`` says what each
         pattern stands for (0 detector, 1 key or trigger, 2 and 3 SQL, 4 URL, 5 protected)."""
         self._match = _compiled_set(self.set_patterns)
-        self._kinds = (
-            [_DETECTOR] * len(gated)
-            + [_STRUCTURE] * (len(_TRIGGERS) + len(keys))
-            + [_SQL_START, _SQL_BODY, _URL]
-            + [_PROTECTED] * len(hint)
+        self.set_kinds: tuple[int, ...] = (
+            *[_DETECTOR] * len(gated),
+            *[_STRUCTURE] * (len(_TRIGGERS) + len(keys)),
+            _SQL_START,
+            _SQL_BODY,
+            _URL,
+            *[_PROTECTED] * len(hint),
         )
         self.value_set_patterns: tuple[str, ...] = (*gated, SQL_START, SQL_BODY, *hint)
         """The ``Set`` of ``scan(data, keys=False)``, over ``data``; kinds in
         ``value_set_kinds``."""
         self._match_values = _compiled_set(self.value_set_patterns)
-        self._value_kinds = (
-            [_DETECTOR] * len(gated) + [_SQL_START, _SQL_BODY] + [_PROTECTED] * len(hint)
+        self.value_set_kinds: tuple[int, ...] = (
+            *[_DETECTOR] * len(gated),
+            _SQL_START,
+            _SQL_BODY,
+            *[_PROTECTED] * len(hint),
         )
-        self.set_kinds: tuple[int, ...] = tuple(self._kinds)
-        self.value_set_kinds: tuple[int, ...] = tuple(self._value_kinds)
-        self._always_protected = protected_hint is None
+        self.always_protected = protected_hint is None
+        """True without a hint: then every scan says a protected span may be there."""
         self._results: dict[tuple[int, ...], ScanResult] = {}
         """Indices the set matched -> the scan's result: few sets of indices recur."""
         self._value_results: dict[tuple[int, ...], ScanResult] = {}
@@ -152,16 +156,16 @@ class PiiScanner:
         found = tuple(matched)
         result = results.get(found)
         if result is None:
-            result = self._result(found, self._kinds if keys else self._value_kinds)
+            result = self._result(found, self.set_kinds if keys else self.value_set_kinds)
             if len(results) >= _RESULTS_CACHED:
                 results.clear()
             results[found] = result
         return result
 
-    def _result(self, matched: tuple[int, ...], kinds: list[int]) -> ScanResult:
+    def _result(self, matched: tuple[int, ...], kinds: tuple[int, ...]) -> ScanResult:
         detectors: list[int] = []
         structure = sql_start = sql_body = url = False
-        protected = self._always_protected
+        protected = self.always_protected
         for index in matched:
             kind = kinds[index]
             if kind == _DETECTOR:

@@ -15,6 +15,8 @@ unknown letter escapes) gives None: the caller keeps RE2 for it::
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 _PERL_CLASSES = {  # classes, nested in brackets: under (?i) the crate folds, then negates
     "s": r"[\t\n\f\r ]",
     "S": r"[^\t\n\f\r ]",
@@ -34,6 +36,17 @@ _META = frozenset("\\.+*?()|[]{}^$#&-~ \t\n\r\x0b\x0c")
 """Characters escaped when a ``\\Q...\\E`` literal is spelled out (the regex crate
 accepts an escape before any ASCII punctuation and needs one before these)."""
 _SET_OPERATORS = ("&&", "--", "~~")
+
+
+def regex_crate_patterns(patterns: Iterable[str]) -> list[str] | None:
+    """``regex_crate_pattern`` of each of ``patterns``; None if one has no translation."""
+    translated = []
+    for pattern in patterns:
+        one = regex_crate_pattern(pattern)
+        if one is None:
+            return None
+        translated.append(one)
+    return translated
 
 
 def regex_crate_pattern(pattern: str) -> str | None:
