@@ -17,6 +17,7 @@ then counted only inside its ``functools.reduce`` call (``--toggle-collect=funct
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -157,6 +158,28 @@ if sys.argv[2:] == ["callgrind"]:  # instructions counted inside functools.reduc
 else:
     print(f"us_per_request={asyncio.run(run(int(sys.argv[1]))):.1f}", flush=True)
 """
+
+
+def run_loop(
+    config: Config,
+    workdir: Path,
+    command: list[str],
+    environment: dict[str, str],
+    timeout: float,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` (a ``loop_command``, maybe under a profiler) in ``config``'s own
+    directory under ``workdir``, output captured; its exit status is not ours to judge (the
+    plain distro exits with 1)."""
+    (workdir / config.name).mkdir(parents=True, exist_ok=True)
+    return subprocess.run(
+        command,
+        env=environment,
+        cwd=workdir / config.name,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def loop_command(config: Config, *args: str) -> list[str]:

@@ -29,13 +29,20 @@ from __future__ import annotations
 
 import argparse
 import re
-import subprocess
 import sys
 import tempfile
 from concurrent import futures
 from pathlib import Path
 
-from asgi_loop import CONFIGS, Config, DiscardReceiver, baseline_configs, loop_command, sample_api
+from asgi_loop import (
+    CONFIGS,
+    Config,
+    DiscardReceiver,
+    baseline_configs,
+    loop_command,
+    run_loop,
+    sample_api,
+)
 
 _MAX_REQUESTS = 170  # 3 spans a request, one batch of 512 exported by the final flush
 _COLLECTED = re.compile(r"Collected : ([0-9]+)")
@@ -51,16 +58,8 @@ def asgi_instructions(
     environment["OTEL_BSP_SCHEDULE_DELAY"] = "600000"
     valgrind = ["valgrind", "--tool=callgrind", "--trace-children=yes", "--collect-atstart=no"]
     valgrind += ["--toggle-collect=functools_reduce", "--callgrind-out-file=/dev/null"]
-    (workdir / config.name).mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(  # the exit status is not ours to judge (plain distro: 1)
-        [*valgrind, *loop_command(config, str(requests), "callgrind")],
-        env=environment,
-        cwd=workdir / config.name,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
+    command = [*valgrind, *loop_command(config, str(requests), "callgrind")]
+    result = run_loop(config, workdir, command, environment, timeout=1800)
     counts = [int(found) for found in _COLLECTED.findall(result.stderr)]
     if not any(counts):
         raise RuntimeError(f"{config.name}: callgrind counted nothing:\n{result.stderr[-2000:]}")

@@ -59,7 +59,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from asgi_loop import CONFIGS, Config, DiscardReceiver, baseline_configs, loop_command, sample_api
+from asgi_loop import (
+    CONFIGS,
+    Config,
+    DiscardReceiver,
+    baseline_configs,
+    loop_command,
+    run_loop,
+    sample_api,
+)
 
 _REQUESTS_PER_SEC = re.compile(r"Requests/sec:\s+([0-9.]+)")
 _US_PER_REQUEST = re.compile(r"^us_per_request=([0-9.]+)$", re.MULTILINE)
@@ -112,16 +120,7 @@ def asgi_direct(
     no load generator: the cleanest per-request figure), in a process started like the API."""
     api = sample_api(config, workdir, endpoint, baseline)
     environment = api.environment("api")
-    (workdir / config.name).mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(  # the exit status is not ours to judge (plain distro: 1)
-        loop_command(config, str(requests)),
-        env=environment,
-        cwd=workdir / config.name,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_loop(config, workdir, loop_command(config, str(requests)), environment, 120)
     match = _US_PER_REQUEST.search(result.stdout)
     if match is None:
         raise RuntimeError(f"{config.name}: no figure printed:\n{result.stdout}{result.stderr}")
